@@ -1,0 +1,41 @@
+"""Errors a user can act on. The CLI prints them as one line and exits with 2."""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Iterable
+
+
+class PsyagentsError(Exception):
+    """A problem with the user's input or data, explained in one line."""
+
+
+class NotFoundError(PsyagentsError, LookupError):
+    """An unknown name (persona, style, graph, model provider, session...)."""
+
+
+class DataFileError(PsyagentsError, ValueError):
+    """A data file (persona, principle, graph) that cannot be parsed or validated."""
+
+
+def did_you_mean(name: str, choices: Iterable[str]) -> str:
+    """Return " (did you mean 'x'?)" for the closest choice, or ''.
+
+    Ids are kebab-case ("maya-exam-anxiety"), so a choice also matches on its
+    first word ("maya") or when it starts with what was typed.
+    """
+    choices = list(choices)
+    close = difflib.get_close_matches(name, choices, n=1, cutoff=0.5)
+    if not close:
+        heads = {c.split("-")[0]: c for c in choices}
+        head = difflib.get_close_matches(name, list(heads), n=1, cutoff=0.6)
+        close = [heads[head[0]]] if head else [c for c in choices if c.startswith(name)][:1]
+    return f" (did you mean '{close[0]}'?)" if close else ""
+
+
+def unknown(kind: str, name: str, choices: Iterable[str]) -> NotFoundError:
+    """An error for an unknown name, with a suggestion and the available names."""
+    choices = sorted(choices)
+    hint = did_you_mean(name, choices)
+    available = ", ".join(choices[:12]) + (", ..." if len(choices) > 12 else "")
+    return NotFoundError(f"unknown {kind} '{name}'{hint}; available: {available or 'none'}")
