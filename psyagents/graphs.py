@@ -1,0 +1,101 @@
+"""Compile a ``GraphSpec`` (from graphs/*.yaml) into a LangGraph ``StateGraph``."""
+
+from __future__ import annotations
+
+from typing import Any, Callable
+
+from langgraph.graph import END, START, StateGraph
+
+from .errors import DataFileError, did_you_mean
+from .plugins import collect
+from .specs import CONDITION_RE, GraphSpec, RouteSpec
+from .state import SessionContext, SessionState
+
+
+def node_types() -> dict[str, tuple[Callable, dict]]:
+    return collect("register_node_types")
+
+
+def route_conditions() -> dict[str, tuple[Callable, dict]]:
+    return collect("register_route_conditions")
+
+
+def _parse_condition(expr: str) -> tuple[bool, str, str | None, str | None]:
+    m = CONDITION_RE.match(expr)
+    assert m, expr  # GraphSpec already validated the syntax
+    return bool(m.group(1)), m.group(2), m.group(3), m.group(4)
+
+
+def validate(spec: GraphSpec) -> None:
+    """Check that every node type and condition a graph names is registered."""
+    types, conds = node_types(), route_conditions()
+    where = f"graph '{spec.id}'"
+    for name, node in spec.nodes.items():
+        if node.type not in types:
+            raise DataFileError(f"{where}: nodes.{name}.type: unknown node type '{node.type}'{did_you_mean(node.type, types)}")
+    for src, branches in spec.routes.items():
+        for i, branch in enumerate(branches):
+            if branch.when is None:
+                continue
+            _, cname, _, value = _parse_condition(branch.when)
+            if cname not in conds:
+                raise DataFileError(f"{where}: routes.{src}[{i}].if: unknown condition '{cname}'{did_you_mean(cname, conds)}")
+            if cname in ("risk", "max_risk", "turn"):
+                from .default_plugins.conditions import check_value
+
+                try:
+                    check_value(cname, value)
+                except ValueError as exc:
+                    raise DataFileError(f"{where}: routes.{src}[{i}].if: {exc}") from None
+
+
+def _router(branches: list[RouteSpec], conds: dict, ctx: SessionContext) -> Callable[[SessionState], str]:
+    compiled = []
+    for b in branches:
+        if b.when is None:
+            compiled.append((None, b.to))
+        else:
+            negate, cname, op, value = _parse_condition(b.when)
+            compiled.append(((conds[cname][0], negate, op, value), b.to))
+
+    def route(state: SessionState) -> str:
+        for test, target in compiled:
+            if test is None:
+                return target
+            fn, negate, op, value = test
+            if bool(fn(state, ctx, op, value)) != negate:
+                return target
+        return compiled[-1][1]
+
+    return route
+
+
+def build_session_graph(spec: GraphSpec, ctx: SessionContext, *, checkpointer: Any = None):
+    """Compile ``spec`` with nodes built for ``ctx``; returns a LangGraph ``CompiledStateGraph``."""
+    validate(spec)
+    types, conds = node_types(), route_conditions()
+    g = StateGraph(SessionState)
+    for name, node in spec.nodes.items():
+        factory = types[node.type][0]
+        g.add_node(name, factory(ctx, name, dict(node.params)))
+    target = lambda n: END if n == "END" else n  # noqa: E731
+    g.add_edge(START, spec.start)
+    for src, dst in spec.edges.items():
+        g.add_edge(src, target(dst))
+    for src, branches in spec.routes.items():
+        path_map = {b.to: target(b.to) for b in branches}
+        g.add_conditional_edges(src, _router(branches, conds, ctx), path_map)
+    return g.compile(checkpointer=checkpointer, name=spec.id)
+
+
+def mermaid(spec: GraphSpec) -> str:
+    """The graph as a Mermaid flowchart (built with scripted models; nothing runs)."""
+    from .models import get_chat_model
+    from .registry import personas, get_style
+
+    persona = next(iter(personas().values()))
+    ctx = SessionContext(
+        session_id="mermaid", persona=persona, style=get_style("integrative"),
+        counselor=get_chat_model("scripted:counselor"), client=get_chat_model("scripted:client"),
+    )
+    return build_session_graph(spec, ctx).get_graph().draw_mermaid()

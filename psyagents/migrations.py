@@ -1,0 +1,94 @@
+"""Trace-store migrations: small functions applied once each, in order, recorded in ``_migrations``.
+
+Never edit a migration once released; add a new one.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable
+
+import sqlite_utils
+
+MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = []
+
+
+def migration(fn: Callable[[sqlite_utils.Database], None]) -> Callable[[sqlite_utils.Database], None]:
+    MIGRATIONS.append(fn)
+    return fn
+
+
+def migrate(db: sqlite_utils.Database) -> list[str]:
+    """Apply pending migrations; returns the names applied."""
+    db["_migrations"].create({"name": str, "applied_at": str}, pk="name", if_not_exists=True)
+    done = {row["name"] for row in db["_migrations"].rows}
+    applied = []
+    for fn in MIGRATIONS:
+        if fn.__name__ in done:
+            continue
+        with db.conn:
+            fn(db)
+            db["_migrations"].insert({"name": fn.__name__, "applied_at": dt.datetime.now(dt.timezone.utc).isoformat()})
+        applied.append(fn.__name__)
+    return applied
+
+
+@migration
+def m001_initial(db: sqlite_utils.Database) -> None:
+    db["sessions"].create(
+        {
+            "id": str,
+            "status": str,  # running | completed | interrupted | failed
+            "created_at": str,
+            "updated_at": str,
+            "ended_at": str,
+            "persona_id": str,
+            "style": str,
+            "graph": str,
+            "counselor": str,
+            "client": str,
+            "seed": int,
+            "max_turns": int,
+            "end_reason": str,
+            "error": str,
+            "config": str,  # JSON: everything needed to rebuild and resume the session
+            "persona": str,  # JSON: the persona as used
+            "versions": str,  # JSON: package versions
+        },
+        pk="id",
+    )
+    db["turns"].create(
+        {
+            "id": int,
+            "session_id": str,
+            "idx": int,  # position in the dialogue, from 0
+            "speaker": str,
+            "text": str,
+            "stage": str,
+            "technique": str,
+            "risk_level": str,
+            "model": str,
+            "latency_ms": float,
+            "prompt_tokens": int,
+            "completion_tokens": int,
+            "created_at": str,
+            "meta": str,  # JSON
+        },
+        pk="id",
+        foreign_keys=[("session_id", "sessions", "id")],
+    )
+    db["turns"].create_index(["session_id", "idx"], unique=True)
+    db["events"].create(
+        {
+            "id": int,
+            "session_id": str,
+            "turn_idx": int,
+            "kind": str,  # screen | guard | crisis | closing | end | error
+            "level": str,
+            "detail": str,  # JSON
+            "created_at": str,
+        },
+        pk="id",
+        foreign_keys=[("session_id", "sessions", "id")],
+    )
+    db["events"].create_index(["session_id", "kind"])

@@ -1,0 +1,337 @@
+"""Node factories for session graphs: client, safety, technique, counsellor, crisis and end.
+
+A factory takes ``(ctx, name, params)`` and returns a node: a function of the
+state returning a partial update. Nodes write the trace as they go (through
+``ctx.trace``), so a crash loses nothing already said, and emit ``custom``
+stream events (``turn``, ``guard``, ``screen``, ``crisis``, ``end``) that the CLI shows.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import Any
+
+from langchain_core.messages import AIMessage, BaseMessage, HumanMessage
+from langgraph.config import get_stream_writer
+
+from . import guard
+from .closing import accepts_close, is_closing
+from .prompts import END_SIGNAL, client_messages, counselor_messages, counselor_system_prompt
+from .risk import RiskAssessment, at_least, highest
+from .state import CLIENT, COUNSELOR, SessionContext, SessionState, history
+from .styles import Plan, PlanView, StyleLimits
+from .tracing import Turn
+
+Node = Callable[[SessionState], dict[str, Any]]
+
+CLIENT_LIMITS = StyleLimits(max_sentences=6, max_chars=700, allow_lists=True)
+CRISIS_LIMITS = StyleLimits(max_sentences=6, max_chars=800)
+GUARD_HINTS = {
+    "too_long": "Say less: a few short sentences.",
+    "list": "Speak in plain sentences, with no list, numbering or formatting.",
+    "role_break": "Stay in your role and speak only your own words.",
+    "empty": "Say something.",
+}
+FALLBACK = {
+    COUNSELOR: {"en": "Could you tell me a little more about that?", "zh": "能再多和我说说吗？"},
+    CLIENT: {"en": "I'm not sure what to say.", "zh": "我也不知道该说什么。"},
+}
+SAFETY_PLAN = Plan(
+    stage="safety",
+    technique="risk-assessment",
+    instruction=(
+        "The client has said something that suggests risk to their safety. Stay calm and caring. Ask directly "
+        "and kindly whether they are having thoughts of suicide or of harming themselves, and if so whether "
+        "they have a plan, the means and a time in mind. Encourage them to reach people they trust."
+    ),
+    reason="risk at moderate or above",
+)
+CLOSING_PLAN = Plan(
+    stage="closing",
+    technique="closing",
+    instruction="The client is ending the session: acknowledge their work, sum up in a sentence and say goodbye warmly.",
+    reason="client closed",
+)
+CRISIS_PLAN = Plan(
+    stage="crisis",
+    technique="crisis-protocol",
+    instruction=(
+        "The client may be in immediate danger. Respond with calm, direct care: say you are glad they told you, "
+        "ask whether they are safe right now and whether they have the means with them, ask them to put distance "
+        "between themselves and any means, urge them to contact a crisis line or emergency services now and to "
+        "reach a trusted person, and say you will stay with them in this conversation."
+    ),
+    reason="risk at high or above",
+)
+
+
+def _writer() -> Callable[[dict], None]:
+    try:
+        return get_stream_writer()
+    except RuntimeError:  # called outside a graph run (unit tests)
+        return lambda _event: None
+
+
+def _seed(ctx: SessionContext, idx: int, attempt: int) -> dict[str, int]:
+    """Per-call seed: reproducible for the session, different for each turn and retry."""
+    return {} if ctx.seed is None else {"seed": ctx.seed * 1000 + idx * 10 + attempt}
+
+
+def guarded_reply(
+    ctx: SessionContext,
+    role: str,
+    model_spec: str,
+    build: Callable[[str], list[BaseMessage]],
+    limits: StyleLimits,
+    idx: int,
+    *,
+    postprocess: Callable[[str], str] = lambda t: t,
+) -> tuple[str, dict[str, Any]]:
+    """Generate a reply, regenerating while the guard rejects it; repair as a last resort.
+
+    ``build(note)`` returns the prompt, ``note`` telling the model why its last draft was rejected.
+    Returns the text and the turn's measurements (latency, tokens, attempts).
+    """
+    model = ctx.counselor if role == COUNSELOR else ctx.client
+    emit = _writer()
+    note, text = "", ""
+    info: dict[str, Any] = {"latency_ms": 0.0, "prompt_tokens": 0, "completion_tokens": 0, "attempts": 0}
+    for attempt in range(ctx.guard_retries + 1):
+        start = time.perf_counter()
+        message = model.invoke(build(note), **_seed(ctx, idx, attempt))
+        info["latency_ms"] += (time.perf_counter() - start) * 1000
+        usage = getattr(message, "usage_metadata", None) or {}
+        info["prompt_tokens"] += usage.get("input_tokens", 0)
+        info["completion_tokens"] += usage.get("output_tokens", 0)
+        info["attempts"] = attempt + 1
+        text = postprocess(guard.clean(str(message.content), role))
+        bad = guard.violations(text, limits, role)
+        if not bad:
+            return text, info
+        if ctx.trace:
+            ctx.trace.add_event(ctx.session_id, "guard", turn_idx=idx, speaker=role, reasons=bad, attempt=attempt + 1, rejected=text)
+        emit({"event": "guard", "speaker": role, "reasons": bad, "attempt": attempt + 1})
+        note = "Your previous reply was rejected. " + " ".join(GUARD_HINTS[b] for b in bad)
+    repaired = guard.repair(text, limits) or FALLBACK[role].get(ctx.persona.language, FALLBACK[role]["en"])
+    if ctx.trace:
+        ctx.trace.add_event(ctx.session_id, "guard", turn_idx=idx, speaker=role, action="repaired", original=text, repaired=repaired)
+    emit({"event": "guard", "speaker": role, "action": "repaired"})
+    info["repaired"] = True
+    return repaired, info
+
+
+def _record(ctx: SessionContext, idx: int, speaker: str, text: str, info: dict[str, Any], plan: Plan | None = None) -> None:
+    model = ctx.counselor_spec if speaker == COUNSELOR else ctx.client_spec
+    turn = Turn(
+        idx=idx,
+        speaker=speaker,
+        text=text,
+        stage=plan.stage if plan else None,
+        technique=plan.technique if plan else None,
+        model=model,
+        latency_ms=round(info.get("latency_ms", 0.0), 2),
+        prompt_tokens=info.get("prompt_tokens"),
+        completion_tokens=info.get("completion_tokens"),
+    )
+    if ctx.trace:
+        meta = {k: v for k, v in info.items() if k not in ("latency_ms", "prompt_tokens", "completion_tokens")}
+        if plan:
+            meta["plan_reason"] = plan.reason
+        ctx.trace.add_turn(ctx.session_id, turn, meta)
+    _writer()({"event": "turn", **turn.__dict__})
+
+
+def make_client(ctx: SessionContext, name: str, params: dict) -> Node:
+    """The simulated client: the persona, on the client model, with the whole role-swapped history."""
+    persona = ctx.persona
+
+    def client(state: SessionState) -> dict[str, Any]:
+        msgs = state.get("messages", [])
+        dialogue = history(state)
+        idx = len(msgs)
+        counselor_closed = state.get("closing") == COUNSELOR
+        ended_by_signal = False
+        if not dialogue and persona.opening:
+            text, info = persona.opening, {"scripted_opening": True}
+        else:
+            def strip_signal(t: str) -> str:
+                nonlocal ended_by_signal
+                if END_SIGNAL in t:
+                    ended_by_signal = True
+                    t = t.replace(END_SIGNAL, "").strip()
+                return t
+
+            text, info = guarded_reply(
+                ctx,
+                CLIENT,
+                ctx.client_spec,
+                lambda note: client_messages(persona, dialogue, state.get("turn", 0), counselor_closed)
+                + ([HumanMessage(f"({note})")] if note else []),
+                CLIENT_LIMITS,
+                idx,
+                postprocess=strip_signal,
+            )
+        _record(ctx, idx, CLIENT, text, info)
+        update: dict[str, Any] = {"messages": [HumanMessage(text, name=CLIENT)]}
+        last_counselor = next((t for s, t in reversed(dialogue) if s == COUNSELOR), "")
+        if ended_by_signal:
+            update["end_reason"] = "client_end_signal"
+        elif counselor_closed:
+            update["end_reason"] = "counselor_closing"
+        elif is_closing(text) or accepts_close(text, last_counselor):
+            update["closing"] = CLIENT
+            if ctx.trace:
+                ctx.trace.add_event(ctx.session_id, "closing", turn_idx=idx, by=CLIENT)
+        return update
+
+    return client
+
+
+def make_safety(ctx: SessionContext, name: str, params: dict) -> Node:
+    """Screens the client's last message with every safety check; the highest level wins."""
+
+    def safety(state: SessionState) -> dict[str, Any]:
+        msgs = state.get("messages", [])
+        idx = len(msgs) - 1
+        text = str(msgs[-1].content) if msgs else ""
+        results = [check.screen(text, language=ctx.persona.language) for check in ctx.safety_checks]
+        risk = RiskAssessment.combine(results)
+        update: dict[str, Any] = {"risk": risk.model_dump(), "max_risk": highest([state.get("max_risk", "none"), risk.level])}
+        if ctx.trace:
+            ctx.trace.set_turn_risk(ctx.session_id, idx, risk.level)
+            ctx.trace.add_event(ctx.session_id, "screen", turn_idx=idx, level=risk.level, categories=risk.categories, layer=risk.layer, evidence=risk.evidence)
+        _writer()({"event": "screen", "idx": idx, **risk.model_dump()})
+        # Risk outweighs a closing: the session goes on so the counsellor can respond to it.
+        if at_least(risk.level, "moderate") and state.get("end_reason") == "counselor_closing":
+            update["end_reason"] = None
+            update["closing"] = None
+            if ctx.trace:
+                ctx.trace.add_event(ctx.session_id, "closing", turn_idx=idx, action="cancelled", reason=f"risk {risk.level}")
+        elif at_least(risk.level, "moderate") and state.get("closing") == CLIENT:
+            update["closing"] = None
+        return update
+
+    return safety
+
+
+def plan_view(ctx: SessionContext, state: SessionState) -> PlanView:
+    return PlanView(
+        turn=state.get("turn", 0) + 1,
+        max_turns=ctx.max_turns,
+        history=tuple(history(state)),
+        language=ctx.persona.language,
+        previous=tuple(Plan(**p) for p in state.get("plans", [])),
+    )
+
+
+def choose_plan(ctx: SessionContext, state: SessionState) -> Plan:
+    """The style's plan for the next counsellor turn, unless safety or a closing comes first."""
+    if at_least(state.get("risk", {}).get("level", "none"), "moderate"):
+        return SAFETY_PLAN
+    if state.get("closing") == CLIENT:
+        return CLOSING_PLAN
+    return ctx.style.plan(plan_view(ctx, state))
+
+
+def make_technique(ctx: SessionContext, name: str, params: dict) -> Node:
+    """Asks the style's policy for this turn's stage and technique."""
+
+    def technique(state: SessionState) -> dict[str, Any]:
+        plan = choose_plan(ctx, state)
+        record = {**plan.model_dump(), "turn": state.get("turn", 0) + 1}
+        return {"plan": record, "plans": [*state.get("plans", []), plan.model_dump()]}
+
+    return technique
+
+
+def _counselor_turn(ctx: SessionContext, state: SessionState, plan: Plan, limits: StyleLimits, extra: str = "") -> tuple[str, dict, int]:
+    dialogue = history(state)
+    idx = len(state.get("messages", []))
+    turn = state.get("turn", 0) + 1
+
+    def build(note: str) -> list[BaseMessage]:
+        system = counselor_system_prompt(
+            ctx.style, plan, language=ctx.persona.language, turn=turn, max_turns=ctx.max_turns,
+            client_name=ctx.persona.name, limits=limits, extra=" ".join(x for x in (extra, note) if x),
+        )
+        return counselor_messages(system, dialogue)
+
+    text, info = guarded_reply(ctx, COUNSELOR, ctx.counselor_spec, build, limits, idx)
+    return text, info, idx
+
+
+def _after_counselor(ctx: SessionContext, state: SessionState, text: str, idx: int) -> dict[str, Any]:
+    turn = state.get("turn", 0) + 1
+    update: dict[str, Any] = {"messages": [AIMessage(text, name=COUNSELOR)], "turn": turn}
+    if state.get("end_reason"):
+        return update  # e.g. a crisis reply to a client who signalled the end
+    if state.get("closing") == CLIENT:
+        update["end_reason"] = "client_closing"
+    elif is_closing(text):
+        update["closing"] = COUNSELOR
+        if ctx.trace:
+            ctx.trace.add_event(ctx.session_id, "closing", turn_idx=idx, by=COUNSELOR)
+    if "end_reason" not in update and turn >= ctx.max_turns:
+        update["end_reason"] = "turn_cap"
+    return update
+
+
+def make_counselor(ctx: SessionContext, name: str, params: dict) -> Node:
+    """The counsellor: follows the plan from the technique node (or asks the style itself) under the guard."""
+
+    def counselor(state: SessionState) -> dict[str, Any]:
+        turn = state.get("turn", 0) + 1
+        stored = state.get("plan")
+        plan = Plan(**{k: v for k, v in stored.items() if k != "turn"}) if stored and stored.get("turn") == turn else choose_plan(ctx, state)
+        text, info, idx = _counselor_turn(ctx, state, plan, ctx.style.limits)
+        _record(ctx, idx, COUNSELOR, text, info, plan)
+        return _after_counselor(ctx, state, text, idx)
+
+    return counselor
+
+
+def make_crisis(ctx: SessionContext, name: str, params: dict) -> Node:
+    """The crisis path: a direct, caring reply that always carries crisis resources for the client's locale."""
+    from .crisis import format_resources, resources_for
+
+    def crisis(state: SessionState) -> dict[str, Any]:
+        resources = resources_for(ctx.persona.locale)
+        line = format_resources(ctx.persona.locale, ctx.persona.language)
+        text, info, idx = _counselor_turn(ctx, state, CRISIS_PLAN, CRISIS_LIMITS, extra=f"Crisis resources to give: {line}")
+        added = not any(r.contact in text for r in resources)
+        if added:  # the resources must reach the client whatever the model wrote
+            text = f"{text} {line}".strip()
+        info["resources_added"] = added
+        _record(ctx, idx, COUNSELOR, text, info, CRISIS_PLAN)
+        level = state.get("risk", {}).get("level", "high")
+        if ctx.trace:
+            ctx.trace.add_event(ctx.session_id, "crisis", turn_idx=idx, level=level, action="crisis_reply", resources=[r.contact for r in resources], resources_added=added)
+        _writer()({"event": "crisis", "idx": idx, "level": level})
+        return _after_counselor(ctx, state, text, idx)
+
+    return crisis
+
+
+def make_end(ctx: SessionContext, name: str, params: dict) -> Node:
+    """Closes the session in the trace store with its end reason."""
+
+    def end(state: SessionState) -> dict[str, Any]:
+        reason = state.get("end_reason") or "graph_end"
+        if ctx.trace:
+            ctx.trace.add_event(ctx.session_id, "end", turn_idx=len(state.get("messages", [])) - 1, reason=reason, max_risk=state.get("max_risk", "none"))
+            ctx.trace.set_status(ctx.session_id, "completed", end_reason=reason)
+        _writer()({"event": "end", "reason": reason})
+        return {"end_reason": reason}
+
+    return end
+
+
+BUILTIN_NODE_TYPES: dict[str, tuple[Callable[..., Node], str]] = {
+    "client": (make_client, "the simulated client (persona) on the client model"),
+    "safety": (make_safety, "screens the last client message with every safety check"),
+    "technique": (make_technique, "the therapy style's policy picks this turn's stage and technique"),
+    "counselor": (make_counselor, "the counsellor on the counsellor model, under the response guard"),
+    "crisis": (make_crisis, "crisis reply with resources for the client's locale"),
+    "end": (make_end, "records the end reason and closes the session"),
+}

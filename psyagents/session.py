@@ -1,0 +1,210 @@
+"""Run and resume counselling sessions: the public Python API.
+
+One session is one LangGraph thread whose id is the session id. The graph's
+checkpoints (LangGraph's SqliteSaver) and the trace (``TraceStore``) live in
+the same SQLite file, so ``resume_session(id, db)`` can pick up after a crash.
+"""
+
+from __future__ import annotations
+
+import importlib.metadata
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from langchain_core.messages import AIMessageChunk
+from langgraph.checkpoint.sqlite import SqliteSaver
+
+from .errors import PsyagentsError
+from .graphs import build_session_graph
+from .models import get_chat_model, parse_model_spec
+from .registry import get_graph_spec, get_persona, get_style
+from .safety import safety_checks
+from .specs import GraphSpec, Persona
+from .state import SessionContext
+from .tracing import TraceStore, Turn, connect
+
+DEFAULT_MODEL = "local:smollm2"
+VERSIONED_PACKAGES = ("psyagents", "langgraph", "langchain-core", "pluggy", "pydantic", "transformers", "torch", "langchain-openai")
+
+EventHandler = Callable[[str, Any], None]
+
+
+def package_versions() -> dict[str, str]:
+    out = {}
+    for name in VERSIONED_PACKAGES:
+        try:
+            out[name] = importlib.metadata.version(name)
+        except importlib.metadata.PackageNotFoundError:
+            pass
+    return out
+
+
+@dataclass
+class Session:
+    """A finished (or interrupted) session as recorded in the trace store."""
+
+    id: str
+    db: Path
+    persona_id: str
+    style: str
+    status: str
+    end_reason: str | None
+    turns: list[Turn] = field(default_factory=list)
+    max_risk: str = "none"
+
+    def transcript(self) -> str:
+        """The dialogue as ``Speaker: text`` lines."""
+        return "\n".join(f"{t.speaker.capitalize()}: {t.text}" for t in self.turns)
+
+    @classmethod
+    def load(cls, store: TraceStore, session_id: str) -> "Session":
+        row = store.session(session_id)
+        levels = [e["level"] for e in store.events(session_id, "screen") if e["level"]]
+        from .risk import highest
+
+        return cls(
+            id=session_id,
+            db=store.path,
+            persona_id=row["persona_id"],
+            style=row["style"],
+            status=row["status"],
+            end_reason=row["end_reason"],
+            turns=store.turns(session_id),
+            max_risk=highest(levels),
+        )
+
+
+def _validate_args(max_turns: int, seed: int | None) -> None:
+    if not isinstance(max_turns, int) or max_turns < 1:
+        raise PsyagentsError(f"max_turns must be a whole number of at least 1, not {max_turns!r}")
+    if seed is not None and (not isinstance(seed, int) or seed < 0):
+        raise PsyagentsError(f"seed must be a non-negative whole number, not {seed!r}")
+
+
+def _drive(graph, graph_input: Any, thread_id: str, max_turns: int, on_event: EventHandler | None) -> None:
+    config = {"configurable": {"thread_id": thread_id}, "recursion_limit": 12 * max_turns + 40}
+    for mode, payload in graph.stream(graph_input, config, stream_mode=["messages", "custom"]):
+        if on_event is None:
+            continue
+        if mode == "messages":
+            chunk, meta = payload
+            # Only streamed chunks: LangGraph also emits each node's finished messages here.
+            text = chunk.content if isinstance(chunk, AIMessageChunk) and isinstance(chunk.content, str) else ""
+            if text:
+                on_event("token", {"node": meta.get("langgraph_node"), "text": text})
+        else:
+            on_event(payload.get("event", "custom"), payload)
+
+
+def _run(store: TraceStore, ctx: SessionContext, spec: GraphSpec, graph_input: Any, on_event: EventHandler | None) -> Session:
+    conn = connect(store.path)
+    try:
+        graph = build_session_graph(spec, ctx, checkpointer=SqliteSaver(conn))
+        try:
+            _drive(graph, graph_input, ctx.session_id, ctx.max_turns, on_event)
+        except KeyboardInterrupt:
+            store.set_status(ctx.session_id, "interrupted")
+            raise
+        except Exception as exc:
+            store.set_status(ctx.session_id, "failed", error=f"{type(exc).__name__}: {exc}")
+            raise
+        row = store.session(ctx.session_id)
+        if row["status"] == "running":  # a graph that ends without an end node
+            store.set_status(ctx.session_id, "completed", end_reason=row["end_reason"] or "graph_end")
+        return Session.load(store, ctx.session_id)
+    finally:
+        conn.close()
+
+
+def run_session(
+    persona: str | Persona,
+    style: str = "integrative",
+    counselor: str = DEFAULT_MODEL,
+    client: str = DEFAULT_MODEL,
+    *,
+    max_turns: int = 8,
+    db: str | Path = "traces.db",
+    graph: str = "default",
+    seed: int | None = 0,
+    session_id: str | None = None,
+    on_event: EventHandler | None = None,
+) -> Session:
+    """Run one session between a simulated client (``persona``) and a counsellor following ``style``.
+
+    ``counselor`` and ``client`` are model strings (``local:smollm2``, ``openai:NAME``,
+    ``scripted:counselor``...). Every turn is written to ``db`` as it happens.
+    ``on_event(kind, data)`` receives tokens as they stream and the session's events.
+    """
+    _validate_args(max_turns, seed)
+    persona_obj = get_persona(persona)
+    style_obj = get_style(style)
+    spec = get_graph_spec(graph)
+    parse_model_spec(counselor), parse_model_spec(client)
+    counselor_model = get_chat_model(counselor)
+    client_model = get_chat_model(client) if client != counselor else counselor_model
+    store = TraceStore(db)
+    session_id = session_id or uuid.uuid4().hex[:12]
+    config = {
+        "persona": persona_obj.id,
+        "style": style_obj.name,
+        "graph": spec.id,
+        "graph_ref": str(graph),  # an id or a file path: what resume loads
+        "counselor": counselor,
+        "client": client,
+        "max_turns": max_turns,
+        "seed": seed,
+    }
+    store.start_session(session_id, config=config, persona=persona_obj.model_dump(), versions=package_versions())
+    if on_event:
+        on_event("start", {"session_id": session_id, "db": str(store.path), **config})
+    ctx = SessionContext(
+        session_id=session_id, persona=persona_obj, style=style_obj, counselor=counselor_model, client=client_model,
+        counselor_spec=counselor, client_spec=client, max_turns=max_turns, seed=seed, trace=store,
+        safety_checks=safety_checks(),
+    )
+    try:
+        return _run(store, ctx, spec, {"messages": [], "turn": 0, "max_risk": "none"}, on_event)
+    finally:
+        store.close()
+
+
+def resume_session(session_id: str, db: str | Path = "traces.db", *, on_event: EventHandler | None = None) -> Session:
+    """Continue an interrupted or crashed session from its last checkpoint."""
+    store = TraceStore(db, create=False)
+    try:
+        row = store.session(session_id)
+        if row["status"] == "completed":
+            raise PsyagentsError(f"session '{session_id}' already ended ({row['end_reason']}); nothing to resume")
+        cfg = row["config"]
+        persona = Persona.model_validate(row["persona"])  # the persona as it was, even if its file changed
+        counselor_model = get_chat_model(cfg["counselor"])
+        client_model = get_chat_model(cfg["client"]) if cfg["client"] != cfg["counselor"] else counselor_model
+        ctx = SessionContext(
+            session_id=session_id, persona=persona, style=get_style(cfg["style"]), counselor=counselor_model,
+            client=client_model, counselor_spec=cfg["counselor"], client_spec=cfg["client"],
+            max_turns=cfg["max_turns"], seed=cfg["seed"], trace=store, safety_checks=safety_checks(),
+        )
+        store.set_status(session_id, "running")
+        # With no checkpoint yet (a crash before the first node finished) the session starts over.
+        conn = connect(store.path)
+        try:
+            has_checkpoint = SqliteSaver(conn).get_tuple({"configurable": {"thread_id": session_id}}) is not None
+        finally:
+            conn.close()
+        graph_input = None if has_checkpoint else {"messages": [], "turn": 0, "max_risk": "none"}
+        store.add_event(session_id, "resume", from_checkpoint=has_checkpoint)
+        return _run(store, ctx, get_graph_spec(cfg.get("graph_ref", cfg["graph"])), graph_input, on_event)
+    finally:
+        store.close()
+
+
+def load_session(session_id: str, db: str | Path = "traces.db") -> Session:
+    """Read a recorded session."""
+    store = TraceStore(db, create=False)
+    try:
+        return Session.load(store, session_id)
+    finally:
+        store.close()

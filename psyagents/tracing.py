@@ -1,0 +1,168 @@
+"""The SQLite trace store: sessions, turns and events, written as they happen.
+
+Each write is its own transaction, so a crash loses nothing already written.
+Turns are keyed by (session, position): a node re-run after a crash rewrites
+the same row instead of adding a duplicate. The database runs in WAL mode so
+readers (``psyagents traces``) never block a running session.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import sqlite3
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import sqlite_utils
+
+from .errors import NotFoundError, PsyagentsError, unknown
+from .migrations import migrate
+
+
+def now() -> str:
+    return dt.datetime.now(dt.timezone.utc).isoformat(timespec="milliseconds")
+
+
+def connect(path: str | Path) -> sqlite3.Connection:
+    """A connection suitable for sharing between the trace store and LangGraph's checkpointer."""
+    conn = sqlite3.connect(str(path), check_same_thread=False, timeout=30)
+    conn.execute("PRAGMA journal_mode=WAL")
+    conn.execute("PRAGMA synchronous=NORMAL")
+    return conn
+
+
+@dataclass(frozen=True)
+class Turn:
+    idx: int
+    speaker: str
+    text: str
+    stage: str | None = None
+    technique: str | None = None
+    risk_level: str | None = None
+    model: str | None = None
+    latency_ms: float | None = None
+    prompt_tokens: int | None = None
+    completion_tokens: int | None = None
+
+
+class TraceStore:
+    """Reads and writes one trace database."""
+
+    def __init__(self, path: str | Path, *, create: bool = True):
+        self.path = Path(path)
+        if not create and not self.path.exists():
+            raise PsyagentsError(f"database '{self.path}' does not exist")
+        if self.path.parent and not self.path.parent.exists():
+            raise PsyagentsError(f"database '{self.path}': folder '{self.path.parent}' does not exist")
+        try:
+            self.conn = connect(self.path)
+            self.db = sqlite_utils.Database(self.conn)
+            self._lock = threading.RLock()
+            with self._lock:
+                migrate(self.db)
+        except sqlite3.DatabaseError as exc:
+            raise PsyagentsError(f"database '{self.path}': {exc}") from None
+
+    def close(self) -> None:
+        self.conn.close()
+
+    # writing -------------------------------------------------------------
+    def _write(self, fn) -> Any:
+        with self._lock, self.conn:
+            return fn()
+
+    def start_session(self, session_id: str, *, config: dict, persona: dict, versions: dict) -> None:
+        row = {
+            "id": session_id,
+            "status": "running",
+            "created_at": now(),
+            "updated_at": now(),
+            "persona_id": persona.get("id"),
+            "style": config.get("style"),
+            "graph": config.get("graph"),
+            "counselor": config.get("counselor"),
+            "client": config.get("client"),
+            "seed": config.get("seed"),
+            "max_turns": config.get("max_turns"),
+            "config": json.dumps(config, ensure_ascii=False),
+            "persona": json.dumps(persona, ensure_ascii=False),
+            "versions": json.dumps(versions),
+        }
+        self._write(lambda: self.db["sessions"].insert(row))
+
+    def set_status(self, session_id: str, status: str, *, end_reason: str | None = None, error: str | None = None) -> None:
+        update: dict[str, Any] = {"status": status, "updated_at": now()}
+        if end_reason is not None:
+            update["end_reason"] = end_reason
+            update["ended_at"] = now()
+        if error is not None:
+            update["error"] = error
+        self._write(lambda: self.db["sessions"].update(session_id, update))
+
+    def add_turn(self, session_id: str, turn: Turn, meta: dict | None = None) -> None:
+        row = {**turn.__dict__, "session_id": session_id, "created_at": now(), "meta": json.dumps(meta or {}, ensure_ascii=False)}
+        # INSERT OR REPLACE on the unique (session_id, idx) index: a re-run node rewrites its turn.
+        self._write(lambda: self.db["turns"].insert(row, replace=True))
+
+    def set_turn_risk(self, session_id: str, idx: int, level: str) -> None:
+        self._write(lambda: self.db.execute("update turns set risk_level = ? where session_id = ? and idx = ?", [level, session_id, idx]))
+
+    def add_event(self, session_id: str, kind: str, *, turn_idx: int | None = None, level: str | None = None, **detail: Any) -> None:
+        row = {
+            "session_id": session_id,
+            "turn_idx": turn_idx,
+            "kind": kind,
+            "level": level,
+            "detail": json.dumps(detail, ensure_ascii=False, default=str),
+            "created_at": now(),
+        }
+        self._write(lambda: self.db["events"].insert(row))
+
+    # reading -------------------------------------------------------------
+    def session(self, session_id: str) -> dict:
+        try:
+            row = self.db["sessions"].get(session_id)
+        except sqlite_utils.db.NotFoundError:
+            ids = [r["id"] for r in self.db.query("select id from sessions order by created_at desc limit 200")]
+            raise unknown("session", session_id, ids) from None
+        return _decode(row)
+
+    def sessions(self, *, limit: int | None = None) -> list[dict]:
+        sql = (
+            "select s.*, (select count(*) from turns t where t.session_id = s.id) as n_turns "
+            "from sessions s order by created_at desc" + (f" limit {int(limit)}" if limit else "")
+        )
+        return [_decode(r) for r in self.db.query(sql)]
+
+    def turns(self, session_id: str) -> list[Turn]:
+        fields = Turn.__dataclass_fields__
+        rows = self.db["turns"].rows_where("session_id = ?", [session_id], order_by="idx")
+        return [Turn(**{k: r[k] for k in fields}) for r in rows]
+
+    def events(self, session_id: str, kind: str | None = None) -> list[dict]:
+        where, args = "session_id = ?", [session_id]
+        if kind:
+            where, args = where + " and kind = ?", args + [kind]
+        return [_decode(r) for r in self.db["events"].rows_where(where, args, order_by="id")]
+
+
+def _decode(row: dict) -> dict:
+    out = dict(row)
+    for key in ("config", "persona", "versions", "detail", "meta"):
+        if isinstance(out.get(key), str):
+            try:
+                out[key] = json.loads(out[key])
+            except json.JSONDecodeError:
+                pass
+    return out
+
+
+def open_existing(path: str | Path) -> TraceStore:
+    """Open a database that must already exist (for reading commands)."""
+    return TraceStore(path, create=False)
+
+
+__all__ = ["TraceStore", "Turn", "open_existing", "connect", "NotFoundError"]
