@@ -1,0 +1,3 @@
+from psyagents.cli import main
+
+main()

@@ -1,0 +1,54 @@
+"""Graph factories for LangGraph's own tooling (``langgraph.json``: ``langgraph dev``, LangGraph Studio).
+
+Each factory takes a ``RunnableConfig``; its ``configurable`` may set
+``persona``, ``style``, ``counselor``, ``client``, ``max_turns``, ``seed`` and
+``db`` (a trace database; none by default, since the server keeps its own
+checkpoints). The graph is compiled without a checkpointer: the server adds one.
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from psyagents.graphs import build_session_graph
+from psyagents.models import get_chat_model
+from psyagents.registry import get_graph_spec, get_persona, get_style
+from psyagents.safety import safety_checks
+from psyagents.state import SessionContext
+from psyagents.tracing import TraceStore
+
+
+def make_factory(graph_id: str):
+    """A factory building ``graph_id`` for the configuration LangGraph passes in."""
+
+    def factory(config: dict[str, Any] | None = None):
+        conf = dict((config or {}).get("configurable", {}))
+        counselor = conf.get("counselor", "local:smollm2")
+        client = conf.get("client", counselor)
+        session_id = conf.get("thread_id") or uuid.uuid4().hex[:12]
+        trace = TraceStore(conf["db"]) if conf.get("db") else None
+        persona = get_persona(conf.get("persona", "maya-exam-anxiety"))
+        style = get_style(conf.get("style", "integrative"))
+        max_turns = int(conf.get("max_turns", 8))
+        if trace is not None:
+            trace.start_session(
+                session_id,
+                config={"persona": persona.id, "style": style.name, "graph": graph_id, "counselor": counselor,
+                        "client": client, "max_turns": max_turns, "seed": conf.get("seed")},
+                persona=persona.model_dump(), versions={},
+            )
+        ctx = SessionContext(
+            session_id=session_id, persona=persona, style=style,
+            counselor=get_chat_model(counselor), client=get_chat_model(client),
+            counselor_spec=counselor, client_spec=client, max_turns=max_turns,
+            seed=conf.get("seed"), trace=trace, safety_checks=safety_checks(),
+        )
+        return build_session_graph(get_graph_spec(graph_id), ctx)
+
+    factory.__name__ = graph_id.replace("-", "_")
+    return factory
+
+
+default = make_factory("default")
+interactive_agents = make_factory("interactive-agents")
