@@ -7,6 +7,7 @@ string, a missing database) print one line, ``Error: ...``, and exit with 2.
 from __future__ import annotations
 
 import json
+import os
 import sys
 import uuid
 from pathlib import Path
@@ -299,6 +300,9 @@ def _add_plugin_commands() -> None:
 
 def main(argv: list[str] | None = None) -> None:
     """Run the CLI; user errors become one line on stderr and exit code 2."""
+    # Model loading progress bars and warnings would interleave with the streamed dialogue.
+    os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
+    os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
     try:
         _add_plugin_commands()
         cli.main(args=argv, prog_name="psyagents", standalone_mode=False)

@@ -65,6 +65,7 @@ def repair(text: str, limits: StyleLimits) -> str:
     lines = []
     for line in text.splitlines():
         line = re.sub(r"^\s*(?:[-*•·]|\d+[.)、]|[一二三四五六七八九十]+[、.])\s+", "", line).strip()
+        line = line.rstrip(":：").strip()  # a list's lead-in ("Here are some ideas:") becomes a sentence
         if line:
             lines.append(line if re.search(r"[.!?。！？]$", line) else line + ("。" if re.search(r"[\u4e00-\u9fff]", line) else "."))
     kept = [s for s in sentences(" ".join(lines)) if not _AI_SELF.search(s)]

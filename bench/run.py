@@ -1,0 +1,93 @@
+"""Benchmarks: framework overhead per turn against a bare loop calling the same scripted models.
+
+Run with ``make bench``. Every figure is a ratio or difference against a baseline
+measured in the same run, on the same machine; docs/benchmarks.md records results.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+os.environ.setdefault("PSYAGENTS_LOAD_PLUGINS", "")
+
+from langchain_core.messages import AIMessage, HumanMessage, SystemMessage  # noqa: E402
+
+import psyagents  # noqa: E402
+from psyagents.default_plugins.scripted_models import ScriptedChatModel  # noqa: E402
+from psyagents.tracing import TraceStore, Turn  # noqa: E402
+
+COUNSELOR = ["How has that been for you?", "What goes through your mind then?", "What would help a little?"]
+CLIENT = ["It has been hard lately.", "I worry about work a lot.", "Maybe some rest would help."]
+TURNS = 40
+REPEATS = 5
+
+
+def bare_loop(turns: int) -> float:
+    """What a hand-written driver does: alternate the two models over a growing history."""
+    counselor = ScriptedChatModel(replies=COUNSELOR, cycle=True)
+    client = ScriptedChatModel(replies=CLIENT, cycle=True)
+    history: list[tuple[str, str]] = [("client", "Hello.")]
+    start = time.perf_counter()
+    for _ in range(turns):
+        msgs = [SystemMessage("counsellor")] + [HumanMessage(t) if s == "client" else AIMessage(t) for s, t in history]
+        history.append(("counselor", counselor.invoke(msgs).content))
+        msgs = [SystemMessage("client")] + [AIMessage(t) if s == "client" else HumanMessage(t) for s, t in history]
+        history.append(("client", client.invoke(msgs).content))
+    return time.perf_counter() - start
+
+
+def framework(turns: int, folder: Path) -> float:
+    """The same exchange as a psyagents session: default graph, guard, safety screen, trace and checkpoints."""
+    c = folder / "c.yaml"
+    k = folder / "k.yaml"
+    c.write_text(json.dumps({"replies": COUNSELOR, "cycle": True}))
+    k.write_text(json.dumps({"replies": CLIENT, "cycle": True}))
+    db = folder / f"bench-{time.perf_counter_ns()}.db"
+    start = time.perf_counter()
+    s = psyagents.run_session("kevin-panic", "cbt", f"scripted:{c}", f"scripted:{k}", max_turns=turns, db=db)
+    elapsed = time.perf_counter() - start
+    assert s.end_reason == "turn_cap", s.end_reason
+    return elapsed
+
+
+def trace_writes(n: int, folder: Path) -> float:
+    store = TraceStore(folder / "writes.db")
+    store.start_session("w", config={}, persona={"id": "p"}, versions={})
+    start = time.perf_counter()
+    for i in range(n):
+        store.add_turn("w", Turn(idx=i, speaker="client", text="A short line of dialogue."))
+    elapsed = time.perf_counter() - start
+    store.close()
+    return n / elapsed
+
+
+def main() -> None:
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp)
+        framework(2, folder)  # warm up imports and plugin loading
+        bare = [bare_loop(TURNS) for _ in range(REPEATS)]
+        full = [framework(TURNS, folder) for _ in range(REPEATS)]
+        writes = statistics.median(trace_writes(500, folder) for _ in range(3))
+    bare_ms = statistics.median(bare) / TURNS * 1000
+    full_ms = statistics.median(full) / TURNS * 1000
+    print(f"machine: {platform.machine()}, {os.cpu_count()} cores, Python {sys.version.split()[0]}, {platform.platform()}")
+    print(f"date: {time.strftime('%Y-%m-%d')}")
+    print()
+    print("| measure | value |")
+    print("|---|---|")
+    print(f"| bare loop, per counsellor turn (baseline) | {bare_ms:.2f} ms |")
+    print(f"| psyagents default graph, per counsellor turn | {full_ms:.2f} ms |")
+    print(f"| overhead per counsellor turn (difference) | {full_ms - bare_ms:.2f} ms |")
+    print(f"| ratio psyagents / bare loop | {full_ms / bare_ms:.1f}x |")
+    print(f"| trace store: turns written per second, one writer | {writes:,.0f} |")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,40 @@
+"""Trace store: migrations, idempotent turn writes, reading back."""
+
+from __future__ import annotations
+
+import sqlite_utils
+
+from psyagents.migrations import MIGRATIONS, migrate
+from psyagents.tracing import TraceStore, Turn
+
+
+def test_migrations_apply_once():
+    db = sqlite_utils.Database(memory=True)
+    assert migrate(db) == [fn.__name__ for fn in MIGRATIONS]
+    assert migrate(db) == []
+    assert {"sessions", "turns", "events", "_migrations"} <= set(db.table_names())
+
+
+def test_rewriting_a_turn_replaces_it(db):
+    store = TraceStore(db)
+    store.start_session("s", config={"style": "cbt"}, persona={"id": "p"}, versions={})
+    store.add_turn("s", Turn(idx=0, speaker="client", text="first draft"))
+    store.add_turn("s", Turn(idx=0, speaker="client", text="after a re-run"))
+    store.add_turn("s", Turn(idx=1, speaker="counselor", text="reply", technique="open-question"))
+    store.set_turn_risk("s", 0, "low")
+    turns = store.turns("s")
+    assert [(t.idx, t.text, t.risk_level) for t in turns] == [(0, "after a re-run", "low"), (1, "reply", None)]
+    store.set_status("s", "completed", end_reason="turn_cap")
+    row = store.sessions()[0]
+    assert row["status"] == "completed" and row["end_reason"] == "turn_cap" and row["n_turns"] == 2 and row["ended_at"]
+
+
+def test_writes_are_visible_to_another_connection_at_once(db):
+    """Each write commits on its own: a reader (or a crash) sees every turn already written."""
+    store = TraceStore(db)
+    store.start_session("s", config={}, persona={"id": "p"}, versions={})
+    store.add_turn("s", Turn(idx=0, speaker="client", text="hello"))
+    store.add_event("s", "screen", turn_idx=0, level="none", layer="lexicon")
+    other = sqlite_utils.Database(db)
+    assert other.execute("select text from turns").fetchall() == [("hello",)]
+    assert other["events"].count == 1
