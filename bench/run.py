@@ -58,7 +58,7 @@ def framework(turns: int, folder: Path) -> float:
 
 
 def trace_writes(n: int, folder: Path) -> float:
-    store = TraceStore(folder / "writes.db")
+    store = TraceStore(folder / f"writes-{time.perf_counter_ns()}.db")
     store.start_session("w", config={}, persona={"id": "p"}, versions={})
     start = time.perf_counter()
     for i in range(n):

@@ -91,7 +91,10 @@ class TraceStore:
             "persona": json.dumps(persona, ensure_ascii=False),
             "versions": json.dumps(versions),
         }
-        self._write(lambda: self.db["sessions"].insert(row))
+        try:
+            self._write(lambda: self.db["sessions"].insert(row))
+        except sqlite3.IntegrityError:
+            raise PsyagentsError(f"session '{session_id}' already exists in '{self.path}'; resume it or choose another id") from None
 
     def set_status(self, session_id: str, status: str, *, end_reason: str | None = None, error: str | None = None) -> None:
         update: dict[str, Any] = {"status": status, "updated_at": now()}

@@ -38,3 +38,14 @@ def test_writes_are_visible_to_another_connection_at_once(db):
     other = sqlite_utils.Database(db)
     assert other.execute("select text from turns").fetchall() == [("hello",)]
     assert other["events"].count == 1
+
+
+def test_a_session_id_cannot_be_reused(db):
+    import pytest
+
+    from psyagents.errors import PsyagentsError
+
+    store = TraceStore(db)
+    store.start_session("s", config={}, persona={"id": "p"}, versions={})
+    with pytest.raises(PsyagentsError, match="session 's' already exists"):
+        store.start_session("s", config={}, persona={"id": "p"}, versions={})
