@@ -40,11 +40,10 @@ def validate(spec: GraphSpec) -> None:
             _, cname, _, value = _parse_condition(branch.when)
             if cname not in conds:
                 raise DataFileError(f"{where}: routes.{src}[{i}].if: unknown condition '{cname}'{did_you_mean(cname, conds)}")
-            if cname in ("risk", "max_risk", "turn"):
-                from .default_plugins.conditions import check_value
-
+            check = conds[cname][1].get("validate")
+            if check is not None and value is not None:
                 try:
-                    check_value(cname, value)
+                    check(value)
                 except ValueError as exc:
                     raise DataFileError(f"{where}: routes.{src}[{i}].if: {exc}") from None
 
@@ -90,12 +89,10 @@ def build_session_graph(spec: GraphSpec, ctx: SessionContext, *, checkpointer: A
 
 def mermaid(spec: GraphSpec) -> str:
     """The graph as a Mermaid flowchart (built with scripted models; nothing runs)."""
-    from .models import get_chat_model
-    from .registry import personas, get_style
+    from .registry import get_style, personas
+    from .session import build_context
 
     persona = next(iter(personas().values()))
-    ctx = SessionContext(
-        session_id="mermaid", persona=persona, style=get_style("integrative"),
-        counselor=get_chat_model("scripted:counselor"), client=get_chat_model("scripted:client"),
-    )
+    ctx = build_context("mermaid", persona, get_style("integrative"), "scripted:counselor", "scripted:client",
+                        max_turns=1, seed=None, trace=None)
     return build_session_graph(spec, ctx).get_graph().draw_mermaid()

@@ -81,7 +81,6 @@ def _seed(ctx: SessionContext, idx: int, attempt: int) -> dict[str, int]:
 def guarded_reply(
     ctx: SessionContext,
     role: str,
-    model_spec: str,
     build: Callable[[str], list[BaseMessage]],
     limits: StyleLimits,
     idx: int,
@@ -165,7 +164,6 @@ def make_client(ctx: SessionContext, name: str, params: dict) -> Node:
             text, info = guarded_reply(
                 ctx,
                 CLIENT,
-                ctx.client_spec,
                 lambda note: client_messages(persona, dialogue, state.get("turn", 0), counselor_closed)
                 + ([HumanMessage(f"({note})")] if note else []),
                 CLIENT_LIMITS,
@@ -257,7 +255,7 @@ def _counselor_turn(ctx: SessionContext, state: SessionState, plan: Plan, limits
         )
         return counselor_messages(system, dialogue)
 
-    text, info = guarded_reply(ctx, COUNSELOR, ctx.counselor_spec, build, limits, idx)
+    text, info = guarded_reply(ctx, COUNSELOR, build, limits, idx)
     return text, info, idx
 
 

@@ -21,8 +21,10 @@ from .errors import PsyagentsError
 from .graphs import build_session_graph
 from .models import get_chat_model, parse_model_spec
 from .registry import get_graph_spec, get_persona, get_style
+from .risk import highest
 from .safety import safety_checks
 from .specs import GraphSpec, Persona
+from .styles import TherapyStyle
 from .state import SessionContext
 from .tracing import TraceStore, Turn, connect
 
@@ -63,8 +65,6 @@ class Session:
     def load(cls, store: TraceStore, session_id: str) -> "Session":
         row = store.session(session_id)
         levels = [e["level"] for e in store.events(session_id, "screen") if e["level"]]
-        from .risk import highest
-
         return cls(
             id=session_id,
             db=store.path,
@@ -75,6 +75,27 @@ class Session:
             turns=store.turns(session_id),
             max_risk=highest(levels),
         )
+
+
+def build_context(
+    session_id: str,
+    persona: Persona,
+    style: TherapyStyle,
+    counselor: str,
+    client: str,
+    *,
+    max_turns: int,
+    seed: int | None,
+    trace: TraceStore | None,
+) -> SessionContext:
+    """Build the models and everything else the nodes need; one model serves both sides when the strings match."""
+    counselor_model = get_chat_model(counselor)
+    client_model = counselor_model if client == counselor else get_chat_model(client)
+    return SessionContext(
+        session_id=session_id, persona=persona, style=style, counselor=counselor_model, client=client_model,
+        counselor_spec=counselor, client_spec=client, max_turns=max_turns, seed=seed, trace=trace,
+        safety_checks=safety_checks(),
+    )
 
 
 def _validate_args(max_turns: int, seed: int | None) -> None:
@@ -142,11 +163,11 @@ def run_session(
     persona_obj = get_persona(persona)
     style_obj = get_style(style)
     spec = get_graph_spec(graph)
-    parse_model_spec(counselor), parse_model_spec(client)
-    counselor_model = get_chat_model(counselor)
-    client_model = get_chat_model(client) if client != counselor else counselor_model
-    store = TraceStore(db)
+    for spec_string in (counselor, client):
+        parse_model_spec(spec_string)
     session_id = session_id or uuid.uuid4().hex[:12]
+    # Models are built before the database is touched: a bad model leaves no file behind.
+    ctx = build_context(session_id, persona_obj, style_obj, counselor, client, max_turns=max_turns, seed=seed, trace=None)
     config = {
         "persona": persona_obj.id,
         "style": style_obj.name,
@@ -157,14 +178,15 @@ def run_session(
         "max_turns": max_turns,
         "seed": seed,
     }
-    store.start_session(session_id, config=config, persona=persona_obj.model_dump(), versions=package_versions())
+    store = TraceStore(db)
+    try:
+        store.start_session(session_id, config=config, persona=persona_obj.model_dump(), versions=package_versions())
+    except BaseException:
+        store.close()
+        raise
+    ctx.trace = store
     if on_event:
         on_event("start", {"session_id": session_id, "db": str(store.path), **config})
-    ctx = SessionContext(
-        session_id=session_id, persona=persona_obj, style=style_obj, counselor=counselor_model, client=client_model,
-        counselor_spec=counselor, client_spec=client, max_turns=max_turns, seed=seed, trace=store,
-        safety_checks=safety_checks(),
-    )
     try:
         return _run(store, ctx, spec, {"messages": [], "turn": 0, "max_risk": "none"}, on_event)
     finally:
@@ -180,12 +202,9 @@ def resume_session(session_id: str, db: str | Path = "traces.db", *, on_event: E
             raise PsyagentsError(f"session '{session_id}' already ended ({row['end_reason']}); nothing to resume")
         cfg = row["config"]
         persona = Persona.model_validate(row["persona"])  # the persona as it was, even if its file changed
-        counselor_model = get_chat_model(cfg["counselor"])
-        client_model = get_chat_model(cfg["client"]) if cfg["client"] != cfg["counselor"] else counselor_model
-        ctx = SessionContext(
-            session_id=session_id, persona=persona, style=get_style(cfg["style"]), counselor=counselor_model,
-            client=client_model, counselor_spec=cfg["counselor"], client_spec=cfg["client"],
-            max_turns=cfg["max_turns"], seed=cfg["seed"], trace=store, safety_checks=safety_checks(),
+        ctx = build_context(
+            session_id, persona, get_style(cfg["style"]), cfg["counselor"], cfg["client"],
+            max_turns=cfg["max_turns"], seed=cfg["seed"], trace=store,
         )
         store.set_status(session_id, "running")
         # With no checkpoint yet (a crash before the first node finished) the session starts over.

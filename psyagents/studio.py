@@ -12,10 +12,8 @@ import uuid
 from typing import Any
 
 from psyagents.graphs import build_session_graph
-from psyagents.models import get_chat_model
 from psyagents.registry import get_graph_spec, get_persona, get_style
-from psyagents.safety import safety_checks
-from psyagents.state import SessionContext
+from psyagents.session import build_context, package_versions
 from psyagents.tracing import TraceStore
 
 
@@ -27,23 +25,18 @@ def make_factory(graph_id: str):
         counselor = conf.get("counselor", "local:smollm2")
         client = conf.get("client", counselor)
         session_id = conf.get("thread_id") or uuid.uuid4().hex[:12]
-        trace = TraceStore(conf["db"]) if conf.get("db") else None
         persona = get_persona(conf.get("persona", "maya-exam-anxiety"))
         style = get_style(conf.get("style", "integrative"))
         max_turns = int(conf.get("max_turns", 8))
-        if trace is not None:
-            trace.start_session(
+        ctx = build_context(session_id, persona, style, counselor, client, max_turns=max_turns, seed=conf.get("seed"), trace=None)
+        if conf.get("db"):
+            ctx.trace = TraceStore(conf["db"])
+            ctx.trace.start_session(
                 session_id,
                 config={"persona": persona.id, "style": style.name, "graph": graph_id, "counselor": counselor,
                         "client": client, "max_turns": max_turns, "seed": conf.get("seed")},
-                persona=persona.model_dump(), versions={},
+                persona=persona.model_dump(), versions=package_versions(),
             )
-        ctx = SessionContext(
-            session_id=session_id, persona=persona, style=style,
-            counselor=get_chat_model(counselor), client=get_chat_model(client),
-            counselor_spec=counselor, client_spec=client, max_turns=max_turns,
-            seed=conf.get("seed"), trace=trace, safety_checks=safety_checks(),
-        )
         return build_session_graph(get_graph_spec(graph_id), ctx)
 
     factory.__name__ = graph_id.replace("-", "_")

@@ -18,7 +18,7 @@ from typing import Any
 
 import sqlite_utils
 
-from .errors import NotFoundError, PsyagentsError, unknown
+from .errors import PsyagentsError, unknown
 from .migrations import migrate
 
 
@@ -167,5 +167,3 @@ def open_existing(path: str | Path) -> TraceStore:
     """Open a database that must already exist (for reading commands)."""
     return TraceStore(path, create=False)
 
-
-__all__ = ["TraceStore", "Turn", "open_existing", "connect", "NotFoundError"]

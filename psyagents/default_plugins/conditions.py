@@ -52,26 +52,25 @@ def turn(state, ctx, op, value) -> bool:
     return _compare(state.get("turn", 0), op, int(value))
 
 
-CONDITIONS = {
-    "ended": (ended, "the session has an end reason"),
-    "closing": (closing, "a side has closed and awaits the other's last word (compare with client/counselor)"),
-    "risk": (risk, "risk level of the last client message (compare with none..imminent)"),
-    "max_risk": (max_risk, "highest risk level seen this session"),
-    "turn": (turn, "counsellor turns completed (compare with a number)"),
-}
+def _level(value: str) -> None:
+    level_index(value)
 
 
-def check_value(name: str, value: str | None) -> None:
-    """Raise ValueError when a comparison value cannot apply to the condition."""
-    if value is None:
-        return
-    if name in ("risk", "max_risk"):
-        level_index(value)
-    elif name == "turn" and not value.isdigit():
+def _whole_number(value: str) -> None:
+    if not value.isdigit():
         raise ValueError(f"turn compares with a whole number, not '{value}'")
+
+
+CONDITIONS = {
+    "ended": (ended, "the session has an end reason", None),
+    "closing": (closing, "a side has closed and awaits the other's last word (compare with client/counselor)", None),
+    "risk": (risk, "risk level of the last client message (compare with none..imminent)", _level),
+    "max_risk": (max_risk, "highest risk level seen this session", _level),
+    "turn": (turn, "counsellor turns completed (compare with a number)", _whole_number),
+}
 
 
 @hookimpl(trylast=True)
 def register_route_conditions(register):
-    for name, (fn, description) in CONDITIONS.items():
-        register(name, fn, description=description)
+    for name, (fn, description, validate) in CONDITIONS.items():
+        register(name, fn, description=description, validate=validate)
