@@ -97,3 +97,27 @@ def test_unknown_session(db):
 
 def test_bad_option_is_one_line():
     _error("run", "--max-turns", "zero", match="'zero' is not a valid integer")
+
+
+def test_resume_from_the_command_line(db):
+    """Interrupt a session (Ctrl-C arrives as KeyboardInterrupt) after three turns, then resume it with the CLI."""
+    import psyagents
+
+    seen = []
+
+    def interrupt_after_three_turns(kind, data):
+        if kind == "turn":
+            seen.append(data["text"])
+            if len(seen) == 3:
+                raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        psyagents.run_session("maya-exam-anxiety", "cbt", "scripted:counselor", "scripted:client", max_turns=4, db=db,
+                              session_id="cut", on_event=interrupt_after_three_turns)
+    assert json.loads(_ok("traces", "show", "cut", "--db", str(db), "--json"))["session"]["status"] == "interrupted"
+    out = _ok("run", "--resume", "cut", "--db", str(db))
+    assert "Resuming session cut" in out and out.strip().splitlines()[-1].startswith("Trace saved: session cut (8 turns, turn_cap)")
+    shown = json.loads(_ok("traces", "show", "cut", "--db", str(db), "--json"))
+    assert [t["text"] for t in shown["turns"][:3]] == seen
+    assert [t["idx"] for t in shown["turns"]] == list(range(8))
+    _error("run", "--resume", "cut", "--db", str(db), match="already ended (turn_cap)")
