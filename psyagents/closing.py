@@ -17,7 +17,7 @@ import re
 from .text import sentences
 
 _FAREWELL = re.compile(
-    r"\b(good ?-?bye|bye(-bye| for now)?|see you( next (time|week|session)| soon| then| later)?|take care( of yourself)?|"
+    r"\b(good ?-?bye|bye(-bye| for now)?|see (you|ya)( next (time|week|session)| soon| then| later)?|take care( of yourself)?|"
     r"talk (to you )?(soon|next time|later)|until next (time|week|session)|have a (good|nice|great|lovely) (day|evening|night|week|weekend))\b"
     r"|(再见|再會|拜拜|下次见|下次見|回头见|下周见|下週見|保重|慢走)",
     re.IGNORECASE,

@@ -164,8 +164,8 @@ def make_client(ctx: SessionContext, name: str, params: dict) -> Node:
             text, info = guarded_reply(
                 ctx,
                 CLIENT,
-                lambda note: client_messages(persona, dialogue, state.get("turn", 0), counselor_closed)
-                + ([HumanMessage(f"({note})")] if note else []),
+                # The guard's note goes into the brief, not the dialogue, so the client never answers it.
+                lambda note: client_messages(persona, dialogue, state.get("turn", 0), counselor_closed, note),
                 CLIENT_LIMITS,
                 idx,
                 postprocess=strip_signal,

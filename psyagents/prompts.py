@@ -35,7 +35,7 @@ def language_name(code: str) -> str:
     return LANGUAGE_NAMES.get(code, code)
 
 
-def client_system_prompt(persona: Persona, counselor_turns: int, counselor_closed: bool = False) -> str:
+def client_system_prompt(persona: Persona, counselor_turns: int, counselor_closed: bool = False, note: str = "") -> str:
     """The client's brief: who they are, how they talk, and what they may reveal by now."""
     cc = persona.cognitive_conceptualization
     unlocked = [d.content for d in persona.disclosures if d.after_turn <= counselor_turns]
@@ -62,12 +62,16 @@ def client_system_prompt(persona: Persona, counselor_turns: int, counselor_close
     )
     if counselor_closed:
         lines.append("The counsellor is closing the session now: reply with a brief goodbye.")
+    if note:
+        lines.append(note)
     return "\n".join(lines)
 
 
-def client_messages(persona: Persona, history: list[tuple[str, str]], counselor_turns: int, counselor_closed: bool) -> list[BaseMessage]:
+def client_messages(
+    persona: Persona, history: list[tuple[str, str]], counselor_turns: int, counselor_closed: bool, note: str = ""
+) -> list[BaseMessage]:
     """Role-swapped history for the client model: the counsellor is the user, the client the assistant."""
-    msgs: list[BaseMessage] = [SystemMessage(client_system_prompt(persona, counselor_turns, counselor_closed))]
+    msgs: list[BaseMessage] = [SystemMessage(client_system_prompt(persona, counselor_turns, counselor_closed, note))]
     if not history:
         msgs.append(HumanMessage("(The counsellor greets you and waits for you to begin.)"))
     for speaker, text in history:

@@ -14,6 +14,7 @@ from psyagents.styles import StyleLimits
     [
         "Thank you, this helped. I think that's all for today. Goodbye.",
         "Okay, see you next week!",
+        "See ya tomorrow! Take it easy.",
         "I have to go now, bye.",
         "Let's stop here for today. Take care of yourself.",
         "谢谢你，今天就到这里吧，再见。",
