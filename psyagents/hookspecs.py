@@ -54,6 +54,11 @@ def register_safety_checks(register):
 
 
 @hookspec
+def register_reply_checks(register):
+    """Register checks that screen counsellor replies: ``register(check)`` with a ``ReplyCheck``."""
+
+
+@hookspec
 def register_judges(register):
     """Register judges that rate counsellor replies: ``register(name, factory, description="")``."""
 

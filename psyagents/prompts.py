@@ -12,6 +12,7 @@ from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, System
 from .specs import Persona
 from .state import CLIENT, COUNSELOR
 from .styles import Plan, StyleLimits, TherapyStyle
+from .text import cap
 
 LANGUAGE_NAMES = {"en": "English", "zh": "Chinese (中文)"}
 
@@ -75,7 +76,8 @@ def client_messages(
     if not history:
         msgs.append(HumanMessage("(The counsellor greets you and waits for you to begin.)"))
     for speaker, text in history:
-        msgs.append(AIMessage(text) if speaker == CLIENT else HumanMessage(text))
+        # Each message is capped: one huge message must not crowd the brief out of the context window.
+        msgs.append(AIMessage(cap(text)) if speaker == CLIENT else HumanMessage(cap(text)))
     return msgs
 
 
@@ -108,7 +110,8 @@ def counselor_system_prompt(
 
 
 def counselor_messages(system: str, history: list[tuple[str, str]]) -> list[BaseMessage]:
+    """The counsellor's prompt: its instructions, then the dialogue with each message capped."""
     msgs: list[BaseMessage] = [SystemMessage(system)]
     for speaker, text in history:
-        msgs.append(AIMessage(text) if speaker == COUNSELOR else HumanMessage(text))
+        msgs.append(AIMessage(cap(text)) if speaker == COUNSELOR else HumanMessage(cap(text)))
     return msgs
