@@ -92,6 +92,9 @@ class Display:
             console.print(f"\n  [bold red]crisis path ({data['level']})[/bold red]", end="")
         elif kind == "end":
             console.print(f"\n\n[bold]Session ended:[/bold] {data['reason']}")
+        elif kind == "paused":
+            console.print(f"\n\n[bold red]Paused for the supervisor[/bold red] (risk {data['risk']}). The client said:\n  {data['client']}")
+            console.print(f"[bold]Draft reply:[/bold]\n  {data['draft']}")
 
 
 @cli.command()
@@ -104,8 +107,10 @@ class Display:
 @db_option
 @click.option("--seed", default=0, show_default=True, type=click.IntRange(min=0), help="Sampling seed.")
 @click.option("--resume", "resume_id", metavar="THREAD_ID", help="Resume an interrupted session (other options come from its record).")
+@click.option("--supervise", is_flag=True, help="A human supervisor approves or replaces crisis replies at imminent risk.")
+@click.option("--decision", metavar="approve|reply:TEXT", help="With --resume: the supervisor's decision for a paused session.")
 @click.option("--quiet", is_flag=True, help="Do not stream the dialogue.")
-def run(persona, style, graph, counselor, client, max_turns, db, seed, resume_id, quiet):
+def run(persona, style, graph, counselor, client, max_turns, db, seed, resume_id, supervise, decision, quiet):
     """Run one counselling session and save its trace."""
     from .session import resume_session, run_session
 
@@ -117,17 +122,32 @@ def run(persona, style, graph, counselor, client, max_turns, db, seed, resume_id
     else:
         display = None if quiet else Display(_speakers(graph))
         session_id = uuid.uuid4().hex[:12]
+    if decision and not resume_id:
+        raise click.UsageError("--decision goes with --resume")
     try:
         if resume_id:
-            s = resume_session(resume_id, db, on_event=display)
+            s = resume_session(resume_id, db, on_event=display, decision=decision)
         else:
-            s = run_session(persona, style, counselor, client, max_turns=max_turns, db=db, graph=graph, seed=seed, session_id=session_id, on_event=display)
+            s = run_session(persona, style, counselor, client, max_turns=max_turns, db=db, graph=graph, seed=seed,
+                            session_id=session_id, on_event=display, supervise=supervise)
+        while s.status == "paused" and sys.stdin.isatty():
+            s = resume_session(s.id, db, on_event=display, decision=_ask_supervisor())
     except KeyboardInterrupt:
         err_console.print(f"\nInterrupted. Every finished turn is saved; resume with: psyagents run --resume {session_id} --db {db}")
         sys.exit(130)
+    if s.status == "paused":
+        click.echo(f"Paused for the supervisor: psyagents run --resume {s.id} --db {db} --decision approve (or --decision 'reply:YOUR WORDS')")
+        return
     if quiet:
         click.echo(s.transcript())
     click.echo(f"Trace saved: session {s.id} ({len(s.turns)} turns, {s.end_reason}) in {Path(db).resolve()}")
+
+
+def _ask_supervisor() -> str:
+    choice = click.prompt("Approve the draft [a], or take over and write the reply [t]", type=click.Choice(["a", "t"]), default="a")
+    if choice == "a":
+        return "approve"
+    return "reply:" + click.prompt("Your reply")
 
 
 def _session_config(db: str, session_id: str) -> dict:
@@ -284,6 +304,16 @@ def traces_show(session_id, db, as_json):
         console.print("\n[bold]Events[/bold]")
         for e in notable:
             console.print(f"  {e['turn_idx']!s:>3} {e['kind']}{' ' + e['level'] if e['level'] else ''}: {json.dumps(e['detail'], ensure_ascii=False)[:160]}")
+
+
+def command_group(parent: click.Group, name: str, help: str) -> click.Group:
+    """The sub-group ``name`` of ``parent``, created if no plugin has added it yet (plugins share groups)."""
+    existing = parent.commands.get(name)
+    if isinstance(existing, click.Group):
+        return existing
+    group = click.Group(name, help=help)
+    parent.add_command(group)
+    return group
 
 
 # entry point -----------------------------------------------------------------

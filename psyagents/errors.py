@@ -25,11 +25,13 @@ def did_you_mean(name: str, choices: Iterable[str]) -> str:
     first word ("maya") or when it starts with what was typed.
     """
     choices = list(choices)
-    close = difflib.get_close_matches(name, choices, n=1, cutoff=0.5)
+    heads = {c.split("-")[0]: c for c in choices}
+    close = [c for c in choices if c.startswith(name)][:1] or ([heads[name]] if name in heads else [])
     if not close:
-        heads = {c.split("-")[0]: c for c in choices}
+        close = difflib.get_close_matches(name, choices, n=1, cutoff=0.5)
+    if not close:
         head = difflib.get_close_matches(name, list(heads), n=1, cutoff=0.6)
-        close = [heads[head[0]]] if head else [c for c in choices if c.startswith(name)][:1]
+        close = [heads[head[0]]] if head else []
     return f" (did you mean '{close[0]}'?)" if close else ""
 
 

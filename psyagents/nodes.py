@@ -18,9 +18,11 @@ from langgraph.config import get_stream_writer
 from . import guard
 from .closing import accepts_close, is_closing
 from .prompts import END_SIGNAL, client_messages, counselor_messages, counselor_system_prompt
+from .reply_safety import HINTS as REPLY_HINTS, safe_reply, screen_reply
 from .risk import RiskAssessment, at_least, highest
 from .state import CLIENT, COUNSELOR, SessionContext, SessionState, history
 from .styles import Plan, PlanView, StyleLimits
+from .text import sanitize
 from .tracing import Turn
 
 Node = Callable[[SessionState], dict[str, Any]]
@@ -43,9 +45,21 @@ SAFETY_PLAN = Plan(
     instruction=(
         "The client has said something that suggests risk to their safety. Stay calm and caring. Ask directly "
         "and kindly whether they are having thoughts of suicide or of harming themselves, and if so whether "
-        "they have a plan, the means and a time in mind. Encourage them to reach people they trust."
+        "they have a plan, the means and a time in mind. Encourage them to reach people they trust, and let "
+        "them know that help is available."
     ),
     reason="risk at moderate or above",
+)
+SAFETY_FOLLOW_UP = Plan(
+    stage="safety",
+    technique="safety-planning",
+    instruction=(
+        "The client disclosed serious risk earlier. Stay with their safety before anything else: check how "
+        "safe they are right now, build a safety plan together (warning signs, what helps them cope, people "
+        "and places to turn to, professional help, keeping the means out of reach) and keep encouraging them "
+        "to contact the crisis line or a trusted person."
+    ),
+    reason="serious risk earlier in the session",
 )
 CLOSING_PLAN = Plan(
     stage="closing",
@@ -86,15 +100,21 @@ def guarded_reply(
     idx: int,
     *,
     postprocess: Callable[[str], str] = lambda t: t,
+    risk: str = "none",
 ) -> tuple[str, dict[str, Any]]:
-    """Generate a reply, regenerating while the guard rejects it; repair as a last resort.
+    """Generate a reply, regenerating while the guard or the reply screen rejects it.
 
     ``build(note)`` returns the prompt, ``note`` telling the model why its last draft was rejected.
+    Model output is sanitised first. The response guard checks both sides; the counsellor's drafts
+    also go through ``ctx.reply_checks``. When the retries run out, a draft that still fails the
+    reply screen is replaced by a safe reply (which says help is available when ``risk`` is above
+    none); one that only breaks the guard is repaired.
     Returns the text and the turn's measurements (latency, tokens, attempts).
     """
     model = ctx.counselor if role == COUNSELOR else ctx.client
     emit = _writer()
     note, text = "", ""
+    unsafe: list[str] = []
     info: dict[str, Any] = {"latency_ms": 0.0, "prompt_tokens": 0, "completion_tokens": 0, "attempts": 0}
     for attempt in range(ctx.guard_retries + 1):
         start = time.perf_counter()
@@ -104,20 +124,45 @@ def guarded_reply(
         info["prompt_tokens"] += usage.get("input_tokens", 0)
         info["completion_tokens"] += usage.get("output_tokens", 0)
         info["attempts"] = attempt + 1
-        text = postprocess(guard.clean(str(message.content), role))
+        text = postprocess(guard.clean(sanitize(str(message.content)), role))
         bad = guard.violations(text, limits, role)
-        if not bad:
+        unsafe = _screen_reply(ctx, text) if role == COUNSELOR else []
+        if not bad and not unsafe:
             return text, info
-        if ctx.trace:
+        if ctx.trace and bad:
             ctx.trace.add_event(ctx.session_id, "guard", turn_idx=idx, speaker=role, reasons=bad, attempt=attempt + 1, rejected=text)
-        emit({"event": "guard", "speaker": role, "reasons": bad, "attempt": attempt + 1})
-        note = "Your previous reply was rejected. " + " ".join(GUARD_HINTS[b] for b in bad)
-    repaired = guard.repair(text, limits) or FALLBACK[role].get(ctx.persona.language, FALLBACK[role]["en"])
+        if ctx.trace and unsafe:
+            ctx.trace.add_event(ctx.session_id, "reply_screen", turn_idx=idx, violations=unsafe, rejected=text, attempt=attempt + 1)
+        emit({"event": "guard", "speaker": role, "reasons": bad + unsafe, "attempt": attempt + 1})
+        note = "Your previous reply was rejected. " + " ".join(
+            [GUARD_HINTS[b] for b in bad] + [REPLY_HINTS.get(v, f"Avoid {v.replace('_', ' ')}.") for v in unsafe]
+        )
+    if unsafe:  # repair only fixes style: an unsafe draft is never sent, whatever shape it is in
+        return _replace_unsafe(ctx, idx, text, unsafe, risk, info), info
+    repaired = guard.repair(text, limits, role) or FALLBACK[role].get(ctx.persona.language, FALLBACK[role]["en"])
     if ctx.trace:
         ctx.trace.add_event(ctx.session_id, "guard", turn_idx=idx, speaker=role, action="repaired", original=text, repaired=repaired)
     emit({"event": "guard", "speaker": role, "action": "repaired"})
     info["repaired"] = True
+    if role == COUNSELOR and (unsafe := _screen_reply(ctx, repaired)):  # a repair joins sentences anew
+        return _replace_unsafe(ctx, idx, repaired, unsafe, risk, info), info
     return repaired, info
+
+
+def _screen_reply(ctx: SessionContext, text: str) -> list[str]:
+    return screen_reply(text, language=ctx.persona.language, checks=ctx.reply_checks) if ctx.reply_checks else []
+
+
+def _replace_unsafe(ctx: SessionContext, idx: int, text: str, violations: list[str], risk: str, info: dict[str, Any]) -> str:
+    """The safe reply that stands in for a counsellor draft the reply screen kept rejecting."""
+    replacement = safe_reply(ctx.persona.language, risk=at_least(risk, "low"))
+    if ctx.trace:
+        ctx.trace.add_event(
+            ctx.session_id, "reply_screen", turn_idx=idx, action="replaced", violations=violations, original=text, replacement=replacement
+        )
+    _writer()({"event": "guard", "speaker": COUNSELOR, "action": "replaced"})
+    info["replaced"] = True
+    return replacement
 
 
 def _record(ctx: SessionContext, idx: int, speaker: str, text: str, info: dict[str, Any], plan: Plan | None = None) -> None:
@@ -152,7 +197,7 @@ def make_client(ctx: SessionContext, name: str, params: dict) -> Node:
         counselor_closed = state.get("closing") == COUNSELOR
         ended_by_signal = False
         if not dialogue and persona.opening:
-            text, info = persona.opening, {"scripted_opening": True}
+            text, info = sanitize(persona.opening), {"scripted_opening": True}
         else:
             def strip_signal(t: str) -> str:
                 nonlocal ended_by_signal
@@ -224,12 +269,27 @@ def plan_view(ctx: SessionContext, state: SessionState) -> PlanView:
 
 
 def choose_plan(ctx: SessionContext, state: SessionState) -> Plan:
-    """The style's plan for the next counsellor turn, unless safety or a closing comes first."""
-    if at_least(state.get("risk", {}).get("level", "none"), "moderate"):
-        return SAFETY_PLAN
-    if state.get("closing") == CLIENT:
-        return CLOSING_PLAN
-    return ctx.style.plan(plan_view(ctx, state))
+    """The style's plan for the next counsellor turn, unless safety or a closing comes first.
+
+    Risk in the last message gets the risk assessment; after serious risk earlier in the
+    session the counsellor stays with safety planning rather than returning to the style.
+    From moderate risk up the plan carries the crisis resources for the client's locale.
+    """
+    from .crisis import format_resources
+
+    current = state.get("risk", {}).get("level", "none")
+    if at_least(current, "moderate"):
+        plan = SAFETY_PLAN
+    elif state.get("closing") == CLIENT:
+        plan = CLOSING_PLAN
+    elif at_least(state.get("max_risk", "none"), "high"):
+        plan = SAFETY_FOLLOW_UP
+    else:
+        return ctx.style.plan(plan_view(ctx, state))
+    if at_least(current, "moderate") or at_least(state.get("max_risk", "none"), "high"):
+        resources = format_resources(ctx.persona.locale, ctx.persona.language)
+        plan = plan.model_copy(update={"instruction": f"{plan.instruction} Crisis resources: {resources}"})
+    return plan
 
 
 def make_technique(ctx: SessionContext, name: str, params: dict) -> Node:
@@ -255,7 +315,8 @@ def _counselor_turn(ctx: SessionContext, state: SessionState, plan: Plan, limits
         )
         return counselor_messages(system, dialogue)
 
-    text, info = guarded_reply(ctx, COUNSELOR, build, limits, idx)
+    risk = highest([state.get("risk", {}).get("level", "none"), state.get("max_risk", "none")])
+    text, info = guarded_reply(ctx, COUNSELOR, build, limits, idx, risk=risk)
     return text, info, idx
 
 

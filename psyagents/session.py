@@ -16,16 +16,20 @@ from typing import Any
 
 from langchain_core.messages import AIMessageChunk
 from langgraph.checkpoint.sqlite import SqliteSaver
+from langgraph.types import Command
 
 from .errors import PsyagentsError
 from .graphs import build_session_graph
 from .models import get_chat_model, parse_model_spec
 from .registry import get_graph_spec, get_persona, get_style
+from .reply_safety import reply_checks
 from .risk import highest
 from .safety import safety_checks
 from .specs import GraphSpec, Persona
 from .styles import TherapyStyle
 from .state import SessionContext
+from .supervision import parse_decision
+from .text import sanitize
 from .tracing import TraceStore, Turn, connect
 
 DEFAULT_MODEL = "local:smollm2"
@@ -56,6 +60,7 @@ class Session:
     end_reason: str | None
     turns: list[Turn] = field(default_factory=list)
     max_risk: str = "none"
+    pending: dict | None = None  # what a paused session asks its supervisor (see supervision.py)
 
     def transcript(self) -> str:
         """The dialogue as ``Speaker: text`` lines."""
@@ -87,6 +92,7 @@ def build_context(
     max_turns: int,
     seed: int | None,
     trace: TraceStore | None,
+    supervise: bool = False,
 ) -> SessionContext:
     """Build the models and everything else the nodes need; one model serves both sides when the strings match."""
     counselor_model = get_chat_model(counselor)
@@ -94,7 +100,7 @@ def build_context(
     return SessionContext(
         session_id=session_id, persona=persona, style=style, counselor=counselor_model, client=client_model,
         counselor_spec=counselor, client_spec=client, max_turns=max_turns, seed=seed, trace=trace,
-        safety_checks=safety_checks(),
+        safety_checks=safety_checks(), reply_checks=reply_checks(), supervise=supervise,
     )
 
 
@@ -105,7 +111,8 @@ def _validate_args(max_turns: int, seed: int | None) -> None:
         raise PsyagentsError(f"seed must be a non-negative whole number, not {seed!r}")
 
 
-def _drive(graph, graph_input: Any, thread_id: str, max_turns: int, on_event: EventHandler | None) -> None:
+def _drive(graph, graph_input: Any, thread_id: str, max_turns: int, on_event: EventHandler | None) -> dict | None:
+    """Stream the graph to ``on_event``; returns the interrupt payload if the session paused for a human."""
     config = {"configurable": {"thread_id": thread_id}, "recursion_limit": 12 * max_turns + 40}
     for mode, payload in graph.stream(graph_input, config, stream_mode=["messages", "custom"]):
         if on_event is None:
@@ -114,10 +121,12 @@ def _drive(graph, graph_input: Any, thread_id: str, max_turns: int, on_event: Ev
             chunk, meta = payload
             # Only streamed chunks: LangGraph also emits each node's finished messages here.
             text = chunk.content if isinstance(chunk, AIMessageChunk) and isinstance(chunk.content, str) else ""
-            if text:
-                on_event("token", {"node": meta.get("langgraph_node"), "text": text})
+            if text:  # model output goes to a terminal: no control sequences
+                on_event("token", {"node": meta.get("langgraph_node"), "text": sanitize(text)})
         else:
             on_event(payload.get("event", "custom"), payload)
+    interrupts = graph.get_state(config).interrupts
+    return interrupts[0].value if interrupts else None
 
 
 def _run(store: TraceStore, ctx: SessionContext, spec: GraphSpec, graph_input: Any, on_event: EventHandler | None) -> Session:
@@ -125,13 +134,21 @@ def _run(store: TraceStore, ctx: SessionContext, spec: GraphSpec, graph_input: A
     try:
         graph = build_session_graph(spec, ctx, checkpointer=SqliteSaver(conn))
         try:
-            _drive(graph, graph_input, ctx.session_id, ctx.max_turns, on_event)
+            pending = _drive(graph, graph_input, ctx.session_id, ctx.max_turns, on_event)
         except KeyboardInterrupt:
             store.set_status(ctx.session_id, "interrupted")
             raise
         except Exception as exc:
             store.set_status(ctx.session_id, "failed", error=f"{type(exc).__name__}: {exc}")
             raise
+        if pending is not None:
+            store.set_status(ctx.session_id, "paused")
+            store.add_event(ctx.session_id, "paused", turn_idx=pending.get("turn_idx"), level=pending.get("risk"), draft=pending.get("draft"))
+            if on_event:
+                on_event("paused", {"session_id": ctx.session_id, **pending})
+            session = Session.load(store, ctx.session_id)
+            session.pending = pending
+            return session
         row = store.session(ctx.session_id)
         if row["status"] == "running":  # a graph that ends without an end node
             store.set_status(ctx.session_id, "completed", end_reason=row["end_reason"] or "graph_end")
@@ -152,12 +169,16 @@ def run_session(
     seed: int | None = 0,
     session_id: str | None = None,
     on_event: EventHandler | None = None,
+    supervise: bool = False,
 ) -> Session:
     """Run one session between a simulated client (``persona``) and a counsellor following ``style``.
 
     ``counselor`` and ``client`` are model strings (``local:smollm2``, ``openai:NAME``,
     ``scripted:counselor``...). Every turn is written to ``db`` as it happens.
     ``on_event(kind, data)`` receives tokens as they stream and the session's events.
+    With ``supervise=True`` a crisis reply at imminent risk pauses the session for a
+    human supervisor: the returned session has status ``paused`` and ``pending`` set;
+    continue it with ``resume_session(id, db, decision="approve" or "reply:TEXT")``.
     """
     _validate_args(max_turns, seed)
     persona_obj = get_persona(persona)
@@ -167,7 +188,7 @@ def run_session(
         parse_model_spec(spec_string)
     session_id = session_id or uuid.uuid4().hex[:12]
     # Models are built before the database is touched: a bad model leaves no file behind.
-    ctx = build_context(session_id, persona_obj, style_obj, counselor, client, max_turns=max_turns, seed=seed, trace=None)
+    ctx = build_context(session_id, persona_obj, style_obj, counselor, client, max_turns=max_turns, seed=seed, trace=None, supervise=supervise)
     config = {
         "persona": persona_obj.id,
         "style": style_obj.name,
@@ -177,6 +198,7 @@ def run_session(
         "client": client,
         "max_turns": max_turns,
         "seed": seed,
+        "supervise": supervise,
     }
     store = TraceStore(db)
     try:
@@ -193,28 +215,42 @@ def run_session(
         store.close()
 
 
-def resume_session(session_id: str, db: str | Path = "traces.db", *, on_event: EventHandler | None = None) -> Session:
-    """Continue an interrupted or crashed session from its last checkpoint."""
+def resume_session(
+    session_id: str, db: str | Path = "traces.db", *, on_event: EventHandler | None = None, decision: Any = None
+) -> Session:
+    """Continue an interrupted, crashed or paused session from its last checkpoint.
+
+    A session paused for its supervisor needs ``decision``: ``"approve"``,
+    ``"reply:TEXT"`` or ``{"action": "edit" | "take_over", "text": ...}``.
+    """
     store = TraceStore(db, create=False)
     try:
         row = store.session(session_id)
         if row["status"] == "completed":
             raise PsyagentsError(f"session '{session_id}' already ended ({row['end_reason']}); nothing to resume")
+        if row["status"] == "paused" and decision is None:
+            raise PsyagentsError(f"session '{session_id}' awaits its supervisor: give a decision, 'approve' or 'reply:TEXT'")
+        if decision is not None and row["status"] != "paused":
+            raise PsyagentsError(f"session '{session_id}' is not waiting for a supervisor decision")
         cfg = row["config"]
         persona = Persona.model_validate(row["persona"])  # the persona as it was, even if its file changed
         ctx = build_context(
             session_id, persona, get_style(cfg["style"]), cfg["counselor"], cfg["client"],
-            max_turns=cfg["max_turns"], seed=cfg["seed"], trace=store,
+            max_turns=cfg["max_turns"], seed=cfg["seed"], trace=store, supervise=cfg.get("supervise", False),
         )
+        if decision is not None:
+            graph_input: Any = Command(resume=parse_decision(decision))
+            store.add_event(session_id, "resume", decision=str(decision))
+        else:
+            # With no checkpoint yet (a crash before the first node finished) the session starts over.
+            conn = connect(store.path)
+            try:
+                has_checkpoint = SqliteSaver(conn).get_tuple({"configurable": {"thread_id": session_id}}) is not None
+            finally:
+                conn.close()
+            graph_input = None if has_checkpoint else {"messages": [], "turn": 0, "max_risk": "none"}
+            store.add_event(session_id, "resume", from_checkpoint=has_checkpoint)
         store.set_status(session_id, "running")
-        # With no checkpoint yet (a crash before the first node finished) the session starts over.
-        conn = connect(store.path)
-        try:
-            has_checkpoint = SqliteSaver(conn).get_tuple({"configurable": {"thread_id": session_id}}) is not None
-        finally:
-            conn.close()
-        graph_input = None if has_checkpoint else {"messages": [], "turn": 0, "max_risk": "none"}
-        store.add_event(session_id, "resume", from_checkpoint=has_checkpoint)
         return _run(store, ctx, get_graph_spec(cfg.get("graph_ref", cfg["graph"])), graph_input, on_event)
     finally:
         store.close()

@@ -13,6 +13,7 @@ from .specs import Persona
 from .styles import TherapyStyle
 
 if TYPE_CHECKING:
+    from .reply_safety import ReplyCheck
     from .safety import SafetyCheck
     from .tracing import TraceStore
 
@@ -47,7 +48,9 @@ class SessionContext:
     seed: int | None = None
     trace: TraceStore | None = None
     safety_checks: list[SafetyCheck] = field(default_factory=list)
+    reply_checks: list[ReplyCheck] = field(default_factory=list)
     guard_retries: int = 2
+    supervise: bool = False  # a human supervisor reviews crisis replies (see supervision.py)
 
 
 def speaker_of(message: AnyMessage) -> str:
