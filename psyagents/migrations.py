@@ -92,3 +92,27 @@ def m001_initial(db: sqlite_utils.Database) -> None:
         foreign_keys=[("session_id", "sessions", "id")],
     )
     db["events"].create_index(["session_id", "kind"])
+
+
+@migration
+def m002_verdicts(db: sqlite_utils.Database) -> None:
+    db["verdicts"].create(
+        {
+            "id": int,
+            "session_id": str,
+            "turn_idx": int,  # the rated counsellor turn; null for a verdict on the whole session
+            "judge": str,  # the judge spec, e.g. crisis-heuristic or rubric:local:smollm2
+            "principle": str,
+            "score": float,  # null when the principle does not apply (or the verdict failed)
+            "scale_min": int,
+            "scale_max": int,
+            "rationale": str,
+            "status": str,  # ok | failed
+            "error": str,
+            "raw": str,  # the judge model's raw output
+            "created_at": str,
+        },
+        pk="id",
+        foreign_keys=[("session_id", "sessions", "id")],
+    )
+    db["verdicts"].create_index(["session_id", "judge", "principle"])

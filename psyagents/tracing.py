@@ -13,6 +13,7 @@ import json
 import sqlite3
 import threading
 from dataclasses import dataclass
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -124,6 +125,16 @@ class TraceStore:
         }
         self._write(lambda: self.db["events"].insert(row))
 
+    def add_verdicts(self, session_id: str, verdicts: Iterable[Any], turn_idx: int | None = None) -> None:
+        """Record judges' verdicts (``judging.Verdict`` or dicts) on a session, or on one turn with ``turn_idx``."""
+        fields = ("judge", "principle", "score", "scale_min", "scale_max", "rationale", "status", "error", "raw")
+        rows = []
+        for v in verdicts:
+            data = v.model_dump() if hasattr(v, "model_dump") else dict(v)
+            rows.append({"session_id": session_id, "turn_idx": turn_idx, **{k: data.get(k) for k in fields}, "created_at": now()})
+        if rows:
+            self._write(lambda: self.db["verdicts"].insert_all(rows))
+
     # reading -------------------------------------------------------------
     def session(self, session_id: str) -> dict:
         try:
@@ -150,6 +161,16 @@ class TraceStore:
         if kind:
             where, args = where + " and kind = ?", args + [kind]
         return [_decode(r) for r in self.db["events"].rows_where(where, args, order_by="id")]
+
+
+    def verdicts(self, session_id: str | None = None, judge: str | None = None) -> list[dict]:
+        """Recorded verdicts, oldest first, optionally for one session and one judge."""
+        clauses, args = [], []
+        if session_id is not None:
+            clauses, args = clauses + ["session_id = ?"], args + [session_id]
+        if judge is not None:
+            clauses, args = clauses + ["judge = ?"], args + [judge]
+        return list(self.db["verdicts"].rows_where(" and ".join(clauses) or None, args, order_by="id"))
 
 
 def _decode(row: dict) -> dict:
