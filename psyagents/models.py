@@ -12,6 +12,7 @@ from typing import Any, Callable
 from urllib.parse import parse_qsl
 
 from langchain_core.language_models import BaseChatModel
+from langchain_core.messages import AIMessage, BaseMessage, ChatMessage, HumanMessage, SystemMessage
 
 from .errors import PsyagentsError, unknown
 from .plugins import collect
@@ -68,3 +69,28 @@ def get_chat_model(spec: str) -> BaseChatModel:
         raise
     except (TypeError, ValueError) as exc:
         raise ModelSpecError(f"model {spec!r}: {exc}") from None
+
+
+def to_chat_messages(messages: list[BaseMessage], backend: str = "this model") -> list[dict[str, str]]:
+    """LangChain messages as chat-template dicts for backends that apply a chat template themselves.
+
+    Consecutive same-role messages are merged, because many chat templates reject or mangle
+    repeated roles; anything but system, human and AI messages is an error naming ``backend``.
+    """
+    out: list[dict[str, str]] = []
+    for message in messages:
+        if isinstance(message, SystemMessage):
+            role = "system"
+        elif isinstance(message, HumanMessage):
+            role = "user"
+        elif isinstance(message, AIMessage):
+            role = "assistant"
+        elif isinstance(message, ChatMessage) and message.role in ("system", "user", "assistant"):
+            role = message.role
+        else:
+            raise PsyagentsError(f"{backend} cannot take {message.type!r} messages, only system, human and ai ones")
+        if out and out[-1]["role"] == role:
+            out[-1]["content"] += "\n\n" + message.text
+        else:
+            out.append({"role": role, "content": message.text})
+    return out

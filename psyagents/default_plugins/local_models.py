@@ -25,13 +25,13 @@ from typing import Any
 
 from langchain_core.callbacks import CallbackManagerForLLMRun
 from langchain_core.language_models import BaseChatModel
-from langchain_core.messages import AIMessage, AIMessageChunk, BaseMessage, ChatMessage, HumanMessage, SystemMessage
+from langchain_core.messages import AIMessage, AIMessageChunk, BaseMessage
 from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, ChatResult
 from pydantic import Field
 
 from psyagents.errors import NotFoundError, PsyagentsError, unknown
 from psyagents.hookspecs import hookimpl
-from psyagents.models import ModelSpecError
+from psyagents.models import ModelSpecError, to_chat_messages
 
 EMBEDDED_NAME = "smollm2"
 EMBEDDED_GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
@@ -93,28 +93,6 @@ def embedded_model_path() -> Path:
     if gguf is None or not gguf.is_file():
         raise NotFoundError(MISSING_EMBEDDED)
     return _convert_gguf(gguf, target)
-
-
-def to_chat_messages(messages: Sequence[BaseMessage]) -> list[dict[str, str]]:
-    """LangChain messages as chat-template dicts; consecutive same-role messages are merged
-    because many chat templates reject or mangle repeated roles."""
-    out: list[dict[str, str]] = []
-    for message in messages:
-        if isinstance(message, SystemMessage):
-            role = "system"
-        elif isinstance(message, HumanMessage):
-            role = "user"
-        elif isinstance(message, AIMessage):
-            role = "assistant"
-        elif isinstance(message, ChatMessage) and message.role in ("system", "user", "assistant"):
-            role = message.role
-        else:
-            raise PsyagentsError(f"local models cannot take {message.type!r} messages, only system, human and ai ones")
-        if out and out[-1]["role"] == role:
-            out[-1]["content"] += "\n\n" + message.text
-        else:
-            out.append({"role": role, "content": message.text})
-    return out
 
 
 @dataclass(frozen=True)
@@ -353,7 +331,7 @@ class LocalChatModel(BaseChatModel):
 
     def _request(self, messages: list[BaseMessage], stop: list[str] | None, kwargs: Mapping[str, Any]) -> GenerationRequest:
         return GenerationRequest(
-            prompt_ids=self.backend.prompt_ids(to_chat_messages(messages)),
+            prompt_ids=self.backend.prompt_ids(to_chat_messages(messages, "local models")),
             settings=self._settings(kwargs),
             stop=tuple(s for s in stop or () if s),
         )
