@@ -2,8 +2,12 @@
 
 from .errors import PsyagentsError
 from .hookspecs import hookimpl
+from .judging import Judge, Verdict, get_judge
 from .models import get_chat_model
 from .registry import get_graph_spec, get_persona, get_style, personas, styles
+from .reply_safety import ReplyCheck, screen_reply
+from .risk import RiskAssessment
+from .safety import SafetyCheck, screen
 from .session import Session, load_session, resume_session, run_session
 from .specs import GraphSpec, Persona, Principle
 from .styles import Plan, PlanView, StyleLimits, TherapyStyle
@@ -11,6 +15,14 @@ from .tracing import TraceStore, Turn
 
 __all__ = [
     "GraphSpec",
+    "Judge",
+    "ReplyCheck",
+    "RiskAssessment",
+    "SafetyCheck",
+    "Verdict",
+    "get_judge",
+    "screen",
+    "screen_reply",
     "Persona",
     "Plan",
     "PlanView",

@@ -22,6 +22,11 @@ DEFAULT_PLUGINS = (
     "psyagents.default_plugins.node_types",
     "psyagents.default_plugins.conditions",
     "psyagents.default_plugins.basic_safety",
+    "psyagents.default_plugins.safety_layers",
+    "psyagents.default_plugins.reply_safety",
+    "psyagents.default_plugins.judges",
+    "psyagents.default_plugins.safety_commands",
+    "psyagents.default_plugins.screen_commands",
 )
 
 ENTRY_POINT_GROUP = "psyagents"
