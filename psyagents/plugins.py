@@ -27,6 +27,7 @@ DEFAULT_PLUGINS = (
     "psyagents.default_plugins.judges",
     "psyagents.default_plugins.safety_commands",
     "psyagents.default_plugins.screen_commands",
+    "psyagents.default_plugins.data_commands",
 )
 
 ENTRY_POINT_GROUP = "psyagents"

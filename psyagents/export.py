@@ -1,0 +1,454 @@
+"""Training data from traces: ``export_sft`` writes SFT datasets, ``import_sharegpt`` reads them back.
+
+One example per completed session: a short counsellor system prompt, then the dialogue with the
+client as ``user`` and the counsellor as ``assistant``, ending on a counsellor turn, so every
+counsellor turn is a training target. Two formats:
+
+* ``sharegpt`` - ``{"conversations": [{"from": "human"|"gpt", "value": ...}], "system": ...}``, the
+  LLaMA-Factory ShareGPT format, with a ``dataset_info.json`` registering the non-empty splits;
+* ``messages`` - ``{"messages": [{"role": "system"|"user"|"assistant", "content": ...}]}``, TRL's
+  conversational SFT rows (also LLaMA-Factory ShareGPT with role/content tags, as Interactive
+  Agents' SimPsyDial corpus is; ``dataset_info.json`` is written for it too).
+
+Sessions are split into train/validation/test by a hash of the seed and the session id, so a
+session's split never depends on which other sessions are exported or in what order.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import importlib.metadata
+import json
+import os
+import re
+import tempfile
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+from .errors import PsyagentsError
+from .risk import RISK_LEVELS, level_index
+from .tracing import TraceStore, Turn
+
+FORMATS = ("sharegpt", "messages")
+SPLITS = ("train", "validation", "test")
+IMPORTED = "imported"
+
+SHAREGPT_TAGS = {"role_tag": "from", "content_tag": "value", "user_tag": "human", "assistant_tag": "gpt", "system_tag": "system"}
+MESSAGES_TAGS = {"role_tag": "role", "content_tag": "content", "user_tag": "user", "assistant_tag": "assistant", "system_tag": "system"}
+
+
+def system_prompt(style: str | None) -> str:
+    """The counsellor's role for a simulated session in ``style``."""
+    title = style or "integrative"
+    try:
+        from .registry import get_style
+
+        title = get_style(style).title or style
+    except Exception:  # an unknown or removed style still exports, under its name
+        pass
+    return (
+        f"You are a professional psychological counsellor working in the {title} style. "
+        "Reply warmly and briefly, one or two sentences at a time, and keep the client safe."
+    )
+
+
+# scrubbing -------------------------------------------------------------------
+EMAIL_RE = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
+PHONE_RE = re.compile(r"(?<![\w+])\+?\d[\d ().-]{6,}\d(?!\w)")
+ADDRESS_RE = re.compile(
+    r"\b\d{1,5}\s+(?:[A-Z][\w'-]*\s+){1,3}"
+    r"(?:Street|St|Road|Rd|Avenue|Ave|Lane|Ln|Drive|Dr|Boulevard|Blvd|Way|Court|Ct|Place|Pl|Terrace|Close|Crescent)\b"
+)
+
+
+def _name_patterns(persona: dict | None) -> list[re.Pattern]:
+    name = str((persona or {}).get("name") or "").strip()
+    if not name or name == IMPORTED:
+        return []
+    names = [name]
+    first = name.split()[0]
+    if first != name and len(first) > 1:
+        names.append(first)
+    out = []
+    for n in sorted(set(names), key=len, reverse=True):
+        if n.isascii():
+            out.append(re.compile(rf"(?<!\w){re.escape(n)}(?!\w)", re.IGNORECASE))
+        else:  # CJK names have no word boundaries
+            out.append(re.compile(re.escape(n)))
+    return out
+
+
+def scrub_text(text: str, persona: dict | None = None) -> str:
+    """Replace e-mail addresses, street addresses, phone numbers and the persona's names with placeholders."""
+    text = EMAIL_RE.sub("[EMAIL]", text)
+    text = ADDRESS_RE.sub("[ADDRESS]", text)
+    text = PHONE_RE.sub("[PHONE]", text)
+    for pattern in _name_patterns(persona):
+        text = pattern.sub("[NAME]", text)
+    return text
+
+
+# building examples -----------------------------------------------------------
+def dialogue(turns: list[Turn]) -> list[dict[str, str]]:
+    """Client/counsellor turns as alternating user/assistant messages ending on the counsellor.
+
+    Consecutive turns by one speaker are joined with a newline; counsellor lines before the
+    client's first line and a trailing client turn are dropped (nothing to learn from).
+    """
+    out: list[dict[str, str]] = []
+    for t in turns:
+        role = {"client": "user", "counselor": "assistant"}.get(t.speaker)
+        if role is None or not (t.text or "").strip():
+            continue
+        if not out and role == "assistant":
+            continue
+        if out and out[-1]["role"] == role:
+            out[-1]["content"] += "\n" + t.text
+        else:
+            out.append({"role": role, "content": t.text})
+    while out and out[-1]["role"] != "assistant":
+        out.pop()
+    return out
+
+
+def _split_of(session_id: str, seed: int, splits: tuple[float, float, float]) -> str:
+    digest = hashlib.sha256(f"{seed}:{session_id}".encode()).digest()
+    x = int.from_bytes(digest[:8], "big") / 2**64
+    acc = 0.0
+    for name, share in zip(SPLITS, splits):
+        acc += share
+        if x < acc:
+            return name
+    return next(name for name, share in reversed(list(zip(SPLITS, splits))) if share > 0)
+
+
+def _check_splits(splits: Any) -> tuple[float, float, float]:
+    try:
+        values = tuple(float(s) for s in splits)
+    except (TypeError, ValueError):
+        raise PsyagentsError(f"splits must be three numbers (train, validation, test), not {splits!r}") from None
+    if len(values) != 3 or any(v < 0 for v in values) or abs(sum(values) - 1) > 1e-6:
+        raise PsyagentsError(f"splits must be three non-negative shares adding up to 1, not {splits!r}")
+    return values  # type: ignore[return-value]
+
+
+def _row(fmt: str, system: str | None, messages: list[dict[str, str]]) -> dict:
+    if fmt == "messages":
+        return {"messages": ([{"role": "system", "content": system}] if system is not None else []) + messages}
+    conv = [{"from": "human" if m["role"] == "user" else "gpt", "value": m["content"]} for m in messages]
+    return {"conversations": conv, **({"system": system} if system is not None else {})}
+
+
+def _write_atomic(path: Path, text: str) -> None:
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(text)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.chmod(tmp, 0o644)  # mkstemp makes 0600 files
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def dataset_info(fmt: str, splits: tuple[str, ...] = SPLITS, prefix: str = "psyagents_sft") -> dict:
+    """LLaMA-Factory ``dataset_info.json`` entries for the split files; empty ones are left out (`datasets` cannot load an empty JSON-lines file)."""
+    if fmt == "messages":
+        columns, tags = {"messages": "messages"}, MESSAGES_TAGS
+    else:
+        columns, tags = {"messages": "conversations", "system": "system"}, SHAREGPT_TAGS
+    return {
+        f"{prefix}_{split}": {"file_name": f"{split}.jsonl", "formatting": "sharegpt", "columns": dict(columns), "tags": dict(tags)}
+        for split in splits
+    }
+
+
+FILTER_LABELS = {
+    "not_completed": "status is not completed",
+    "empty": "no counsellor reply to the client",
+    "style": "--style",
+    "persona": "--persona",
+    "end_reason": "--end-reason",
+    "min_turns": "--min-turns",
+    "safety": "--exclude-flagged (screened moderate or above)",
+    "duplicate": "duplicate dialogue",
+}
+
+
+def export_sft(
+    db: str | Path,
+    out_dir: str | Path,
+    *,
+    format: str = "sharegpt",
+    min_turns: int = 0,
+    end_reasons: list[str] | tuple[str, ...] | None = None,
+    styles: list[str] | tuple[str, ...] | None = None,
+    personas: list[str] | tuple[str, ...] | None = None,
+    safety: str = "keep",
+    dedupe: bool = True,
+    scrub: bool = False,
+    splits: tuple[float, float, float] = (0.9, 0.05, 0.05),
+    seed: int = 0,
+) -> dict:
+    """Write an SFT dataset from the completed sessions in ``db`` to ``out_dir``; returns the dataset card data."""
+    if format not in FORMATS:
+        raise PsyagentsError(f"unknown export format '{format}'; expected one of {', '.join(FORMATS)}")
+    if safety not in ("keep", "exclude"):
+        raise PsyagentsError(f"safety must be 'keep' or 'exclude', not {safety!r}")
+    if not isinstance(min_turns, int) or min_turns < 0:
+        raise PsyagentsError(f"min_turns must be a non-negative whole number, not {min_turns!r}")
+    split_shares = _check_splits(splits)
+    db = Path(db)
+    if not db.exists():
+        raise PsyagentsError(f"database '{db}' does not exist")
+    out = Path(out_dir)
+    if out.exists() and not out.is_dir():
+        raise PsyagentsError(f"output '{out}' is a file, not a folder")
+
+    store = TraceStore(db, create=False)
+    try:
+        rows = [_decode_row(r) for r in store.db.query("select rowid as _rowid, * from sessions order by rowid")]
+        flagged = {
+            r["session_id"]
+            for r in store.db.query("select session_id, level from events where kind = 'screen' and level is not null")
+            if r["level"] in RISK_LEVELS and level_index(r["level"]) >= level_index("moderate")
+        }
+        turns = {r["id"]: store.turns(r["id"]) for r in rows}
+    finally:
+        store.close()
+
+    skipped: Counter[str] = Counter()
+    seen: set[str] = set()
+    examples: dict[str, list[dict]] = {s: [] for s in SPLITS}
+    kept: list[dict] = []
+    for row in rows:
+        cfg = row.get("config") if isinstance(row.get("config"), dict) else {}
+        messages = dialogue(turns[row["id"]])
+        reason = None
+        if row["status"] != "completed":
+            reason = "not_completed"
+        elif not messages:
+            reason = "empty"
+        elif styles and row.get("style") not in styles:
+            reason = "style"
+        elif personas and row.get("persona_id") not in personas:
+            reason = "persona"
+        elif end_reasons and row.get("end_reason") not in end_reasons:
+            reason = "end_reason"
+        elif sum(m["role"] == "assistant" for m in messages) < min_turns:
+            reason = "min_turns"
+        elif safety == "exclude" and row["id"] in flagged:
+            reason = "safety"
+        if reason is None and dedupe:
+            key = hashlib.sha256(json.dumps(messages, ensure_ascii=False).encode()).hexdigest()
+            if key in seen:
+                reason = "duplicate"
+            seen.add(key)
+        if reason:
+            skipped[reason] += 1
+            continue
+        if "system_prompt" in cfg:  # an imported dialogue keeps its own prompt (or none)
+            system = cfg["system_prompt"]
+        else:
+            system = system_prompt(row.get("style"))
+        if scrub:
+            persona = row.get("persona") if isinstance(row.get("persona"), dict) else None
+            messages = [{**m, "content": scrub_text(m["content"], persona)} for m in messages]
+        split = _split_of(row["id"], seed, split_shares)
+        examples[split].append(_row(format, system, messages))
+        kept.append(row)
+
+    if not kept:
+        raise PsyagentsError(_nothing_left(db, len(rows), skipped))
+
+    out.mkdir(parents=True, exist_ok=True)
+    for split in SPLITS:
+        text = "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in examples[split])
+        _write_atomic(out / f"{split}.jsonl", text)
+    _write_atomic(out / "dataset_info.json", json.dumps(dataset_info(format, tuple(s for s in SPLITS if examples[s])), ensure_ascii=False, indent=2) + "\n")
+
+    def distinct(key: str) -> list:
+        return sorted({str(r.get(key)) for r in kept if r.get(key) is not None})
+
+    card = {
+        "format": format,
+        "source": str(db.resolve()),
+        "out_dir": str(out.resolve()),
+        "created_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+        "psyagents_version": _version(),
+        "counts": {s: len(examples[s]) for s in SPLITS},
+        "sessions_total": len(rows),
+        "sessions_exported": len(kept),
+        "assistant_turns": sum(
+            sum(1 for m in (r.get("messages") or r.get("conversations")) if m.get("role") == "assistant" or m.get("from") == "gpt")
+            for s in SPLITS for r in examples[s]
+        ),
+        "skipped": {k: skipped[k] for k in FILTER_LABELS if skipped[k]},
+        "filters": {
+            "min_turns": min_turns, "end_reasons": list(end_reasons or []), "styles": list(styles or []),
+            "personas": list(personas or []), "safety": safety, "dedupe": dedupe, "scrub": scrub,
+            "splits": list(split_shares), "seed": seed,
+        },
+        "runs": {key: distinct(key) for key in ("counselor", "client", "style", "graph", "max_turns")},
+    }
+    _write_atomic(out / "README.md", dataset_card(card))
+    return card
+
+
+def _decode_row(row: dict) -> dict:
+    out = dict(row)
+    for key in ("config", "persona"):
+        if isinstance(out.get(key), str):
+            try:
+                out[key] = json.loads(out[key])
+            except json.JSONDecodeError:
+                out[key] = {}
+    return out
+
+
+def _nothing_left(db: Path, total: int, skipped: Counter) -> str:
+    if not total:
+        return f"no sessions in '{db}' to export"
+    parts = [f"{FILTER_LABELS[k]} removed {skipped[k]}" for k in FILTER_LABELS if skipped[k]]
+    return f"no session in '{db}' passes the filters ({total} sessions: {'; '.join(parts)})"
+
+
+def _version() -> str:
+    try:
+        return importlib.metadata.version("psyagents")
+    except importlib.metadata.PackageNotFoundError:
+        return "unknown"
+
+
+def dataset_card(card: dict) -> str:
+    """The dataset card (README.md) for an export."""
+    c = card["counts"]
+    f = card["filters"]
+    lines = [
+        "# psyagents SFT export",
+        "",
+        f"Counselling dialogues exported by psyagents {card['psyagents_version']} on {card['created_at']}",
+        f"from `{card['source']}`. Not clinical data: simulated sessions were written by language models.",
+        "",
+        f"Format: `{card['format']}` (" + ("LLaMA-Factory ShareGPT, `conversations` with `from`/`value`"
+                                         if card["format"] == "sharegpt" else "TRL conversational, `messages` with `role`/`content`")
+        + "); `dataset_info.json` registers the non-empty splits for LLaMA-Factory. One row per session; every counsellor turn is a target.",
+        "",
+        "| split | rows |",
+        "|---|---|",
+        *[f"| {s} | {c[s]} |" for s in SPLITS],
+        f"| total | {sum(c.values())} |",
+        "",
+        f"Sessions in the database: {card['sessions_total']}; exported: {card['sessions_exported']}; "
+        f"counsellor turns: {card['assistant_turns']}.",
+        "",
+        "## Filters",
+        "",
+        f"- minimum counsellor turns: {f['min_turns']}",
+        f"- end reasons: {', '.join(f['end_reasons']) or 'any'}",
+        f"- styles: {', '.join(f['styles']) or 'any'}",
+        f"- personas: {', '.join(f['personas']) or 'any'}",
+        f"- safety: {'exclude sessions screened moderate or above' if f['safety'] == 'exclude' else 'keep all'}",
+        f"- de-duplication: {'on' if f['dedupe'] else 'off'}; scrubbing of names, e-mails, phones, addresses: {'on' if f['scrub'] else 'off'}",
+        f"- split shares (train, validation, test): {', '.join(str(s) for s in f['splits'])}, by hash of session id with seed {f['seed']}",
+        "",
+        "## Sessions skipped",
+        "",
+        *([f"- {FILTER_LABELS[k]}: {n}" for k, n in card["skipped"].items()] or ["- none"]),
+        "",
+        "## Source runs",
+        "",
+        *[f"- {k}: {', '.join(v) or '-'}" for k, v in card["runs"].items()],
+        "",
+    ]
+    return "\n".join(lines)
+
+
+# import ----------------------------------------------------------------------
+ROLE_MAP = {"system": "system", "user": "user", "human": "user", "assistant": "assistant", "gpt": "assistant"}
+
+
+def _parse_item(path: Path, i: int, item: Any) -> tuple[str | None, list[dict[str, str]]]:
+    where = f"{path}: item {i}"
+    if not isinstance(item, dict):
+        raise PsyagentsError(f"{where}: expected an object with 'messages' or 'conversations', got {type(item).__name__}")
+    if isinstance(item.get("messages"), list):
+        field, role_key, content_key, raw = "messages", "role", "content", item["messages"]
+    elif isinstance(item.get("conversations"), list):
+        field, role_key, content_key, raw = "conversations", "from", "value", item["conversations"]
+    else:
+        raise PsyagentsError(f"{where}: field 'messages' (or 'conversations') missing or not a list")
+    system = item.get("system")
+    if system is not None and not isinstance(system, str):
+        raise PsyagentsError(f"{where}: field 'system' must be a string")
+    messages: list[dict[str, str]] = []
+    for j, m in enumerate(raw):
+        at = f"{where}: {field}[{j}]"
+        if not isinstance(m, dict):
+            raise PsyagentsError(f"{at}: expected an object, got {type(m).__name__}")
+        role = ROLE_MAP.get(m.get(role_key)) if isinstance(m.get(role_key), str) else None
+        if role is None:
+            raise PsyagentsError(f"{at}: field '{role_key}' is {m.get(role_key)!r}; expected system, user/human or assistant/gpt")
+        content = m.get(content_key)
+        if not isinstance(content, str):
+            raise PsyagentsError(f"{at}: field '{content_key}' missing or not a string")
+        if role == "system":
+            if messages:
+                raise PsyagentsError(f"{at}: a system message may only come first")
+            system = content
+            continue
+        messages.append({"role": role, "content": content})
+    if not any(m["role"] == "assistant" for m in messages):
+        raise PsyagentsError(f"{where}: field '{field}' has no assistant (counsellor) message")
+    return system, messages
+
+
+def import_sharegpt(path: str | Path, db: str | Path) -> int:
+    """Import a ShareGPT file (``messages`` role/content or ``conversations`` from/value) as completed sessions.
+
+    Each dialogue becomes a session with graph, style and persona ``imported``; the system prompt,
+    the source file and the item's index are kept in the session's config. Session ids derive
+    from the content and index, so importing the same file twice adds nothing. Returns the
+    number of sessions added.
+    """
+    path = Path(path)
+    if not path.exists():
+        raise PsyagentsError(f"file '{path}' does not exist")
+    try:
+        text = path.read_text(encoding="utf-8")
+        if path.suffix == ".jsonl":
+            data = [json.loads(line) for line in text.splitlines() if line.strip()]
+        else:
+            data = json.loads(text)
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise PsyagentsError(f"{path}: cannot parse JSON: {str(exc).splitlines()[0]}") from None
+    if not isinstance(data, list):
+        raise PsyagentsError(f"{path}: expected a list of dialogues, got {type(data).__name__}")
+    parsed = [_parse_item(path, i, item) for i, item in enumerate(data)]  # validate everything before writing
+    store = TraceStore(db)
+    added = 0
+    try:
+        existing = {r["id"] for r in store.db.query("select id from sessions")}
+        for i, (system, messages) in enumerate(parsed):
+            digest = hashlib.sha256(json.dumps([i, system, messages], ensure_ascii=False).encode()).hexdigest()[:12]
+            session_id = f"imp-{digest}"
+            if session_id in existing:
+                continue
+            config = {
+                "persona": IMPORTED, "style": IMPORTED, "graph": IMPORTED, "counselor": None, "client": None,
+                "max_turns": sum(m["role"] == "assistant" for m in messages), "seed": None,
+                "source": str(path.resolve()), "index": i, "system_prompt": system,
+            }
+            store.start_session(session_id, config=config, persona={"id": IMPORTED}, versions={"psyagents": _version()})
+            for j, m in enumerate(messages):
+                store.add_turn(session_id, Turn(idx=j, speaker="client" if m["role"] == "user" else "counselor", text=m["content"]))
+            store.set_status(session_id, "completed", end_reason=IMPORTED)
+            existing.add(session_id)
+            added += 1
+    finally:
+        store.close()
+    return added
