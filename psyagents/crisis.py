@@ -20,7 +20,7 @@ from pathlib import Path
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from .errors import DataFileError
+from .errors import DataFileError, malformed_yaml
 
 ENV_VAR = "PSYAGENTS_CRISIS_RESOURCES"
 SHIPPED_FILE = Path(__file__).with_name("crisis_resources.yaml")
@@ -76,10 +76,7 @@ def load_resources(path: str | os.PathLike[str]) -> dict[str, list[CrisisResourc
     try:
         data = yaml.load(text, Loader=_StringLoader)  # noqa: S506 - a SafeLoader subclass
     except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
-        raise DataFileError(f"{path}: malformed YAML{where}: {problem}") from None
+        raise malformed_yaml(str(path), exc) from None
     if data is None:
         return {}
     if not isinstance(data, dict):

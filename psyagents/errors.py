@@ -41,3 +41,11 @@ def unknown(kind: str, name: str, choices: Iterable[str]) -> NotFoundError:
     hint = did_you_mean(name, choices)
     available = ", ".join(choices[:12]) + (", ..." if len(choices) > 12 else "")
     return NotFoundError(f"unknown {kind} '{name}'{hint}; available: {available or 'none'}")
+
+
+def malformed_yaml(where: str, exc: Exception) -> DataFileError:
+    """``FILE: malformed YAML at line L, column C: problem`` for a PyYAML error."""
+    mark = getattr(exc, "problem_mark", None)
+    at = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+    problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+    return DataFileError(f"{where}: malformed YAML{at}: {problem}")

@@ -15,7 +15,7 @@ from typing import Any, TypeVar
 import yaml
 from pydantic import BaseModel, ValidationError
 
-from .errors import DataFileError, unknown
+from .errors import DataFileError, malformed_yaml, unknown
 from .plugins import collect
 from .specs import GraphSpec, Persona, Principle
 from .styles import TherapyStyle
@@ -70,10 +70,7 @@ def load_yaml_model(path: Path, model: type[M]) -> M:
     except UnicodeDecodeError:
         raise DataFileError(f"{_display(path)}: not UTF-8 text") from None
     except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
-        raise DataFileError(f"{_display(path)}: malformed YAML{where}: {problem}") from None
+        raise malformed_yaml(_display(path), exc) from None
     if not isinstance(data, dict):
         raise DataFileError(f"{_display(path)}: expected a mapping of fields, got {type(data).__name__}")
     if "id" in data and data["id"] != path.stem:
