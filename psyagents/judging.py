@@ -74,6 +74,29 @@ class Judge:
         return Verdict(judge=self.name, principle=p.id, scale_min=p.scale_min, scale_max=p.scale_max, **fields)
 
 
+class Choice(BaseModel):
+    """A comparative judge's pick among candidate replies to the same history (one showing)."""
+
+    judge: str
+    order: list[int]  # the candidates' indices (into the list given) in the order the judge saw them
+    winner: int | None = None  # index into the list given; None for a tie or a failed choice
+    rationale: str = ""
+    status: Literal["ok", "failed"] = "ok"
+    error: str = ""
+    raw: str = ""
+
+
+class ComparativeJudge(Judge):
+    """A judge that picks the best of several replies rather than rating one (pairwise, best-of-N).
+
+    ``choose`` may show the replies more than once in different orders (a pairwise
+    judge shows both orders to cancel position bias) and returns one ``Choice`` per showing.
+    """
+
+    def choose(self, history: Transcript, replies: list[str], *, context: dict | None = None, seed: int | None = None) -> list[Choice]:
+        raise NotImplementedError
+
+
 # --- the judge registry -------------------------------------------------------------------
 
 

@@ -116,3 +116,64 @@ def m002_verdicts(db: sqlite_utils.Database) -> None:
         foreign_keys=[("session_id", "sessions", "id")],
     )
     db["verdicts"].create_index(["session_id", "judge", "principle"])
+
+
+@migration
+def m003_runs_candidates(db: sqlite_utils.Database) -> None:
+    """Batch runs, session keys, logged candidate replies and comparisons between them."""
+    db["runs"].create(
+        {
+            "id": str,
+            "kind": str,  # simulate | arena | judge | import | dpo-iter ...
+            "status": str,  # running | completed | interrupted | failed
+            "created_at": str,
+            "updated_at": str,
+            "config": str,  # JSON: the run's full configuration (what re-running it needs)
+            "versions": str,  # JSON: package versions
+            "summary": str,  # JSON: counts when it ended
+        },
+        pk="id",
+    )
+    db["sessions"].add_column("run_id", str)
+    # A batch's deterministic key for a session (persona x style x seed x index): re-running skips it.
+    db["sessions"].add_column("key", str)
+    db["sessions"].create_index(["key"], unique=True)  # SQLite allows many NULL keys
+    db["candidates"].create(
+        {
+            "id": int,
+            "session_id": str,
+            "turn_idx": int,  # the counsellor turn this candidate was drawn for
+            "idx": int,  # its position among that turn's candidates, from 0
+            "source": str,  # judge-loop | arena | import | dpo-iter ...
+            "model": str,  # the model (or bot) spec that wrote it
+            "text": str,
+            "chosen": int,  # 1 when the dialogue continued with it
+            "score": float,  # the selector's total score, if any
+            "meta": str,  # JSON
+            "created_at": str,
+        },
+        pk="id",
+        foreign_keys=[("session_id", "sessions", "id")],
+    )
+    db["candidates"].create_index(["session_id", "turn_idx", "idx"], unique=True)
+    db["verdicts"].add_column("candidate_id", int)  # a verdict on one candidate rather than on the turn
+    db["verdicts"].create_index(["candidate_id"])
+    db["comparisons"].create(
+        {
+            "id": int,
+            "session_id": str,
+            "turn_idx": int,
+            "judge": str,
+            "candidate_ids": str,  # JSON list of candidate ids, in the order the judge saw them
+            "winner_id": int,  # null for a tie or a failed comparison
+            "rationale": str,
+            "status": str,  # ok | failed
+            "error": str,
+            "raw": str,
+            "meta": str,  # JSON, e.g. {"order": "ba", "pair": 3}
+            "created_at": str,
+        },
+        pk="id",
+        foreign_keys=[("session_id", "sessions", "id")],
+    )
+    db["comparisons"].create_index(["session_id", "turn_idx", "judge"])

@@ -75,8 +75,12 @@ class TraceStore:
         with self._lock, self.conn:
             return fn()
 
-    def start_session(self, session_id: str, *, config: dict, persona: dict, versions: dict) -> None:
+    def start_session(
+        self, session_id: str, *, config: dict, persona: dict, versions: dict, run_id: str | None = None, key: str | None = None
+    ) -> None:
         row = {
+            "run_id": run_id,
+            "key": key,
             "id": session_id,
             "status": "running",
             "created_at": now(),
@@ -95,7 +99,8 @@ class TraceStore:
         try:
             self._write(lambda: self.db["sessions"].insert(row))
         except sqlite3.IntegrityError:
-            raise PsyagentsError(f"session '{session_id}' already exists in '{self.path}'; resume it or choose another id") from None
+            what = f"session '{session_id}'" + (f" (or one with key '{key}')" if key else "")
+            raise PsyagentsError(f"{what} already exists in '{self.path}'; resume it or choose another id") from None
 
     def set_status(self, session_id: str, status: str, *, end_reason: str | None = None, error: str | None = None) -> None:
         update: dict[str, Any] = {"status": status, "updated_at": now()}
@@ -125,17 +130,122 @@ class TraceStore:
         }
         self._write(lambda: self.db["events"].insert(row))
 
-    def add_verdicts(self, session_id: str, verdicts: Iterable[Any], turn_idx: int | None = None) -> None:
-        """Record judges' verdicts (``judging.Verdict`` or dicts) on a session, or on one turn with ``turn_idx``."""
+    def add_verdicts(
+        self, session_id: str, verdicts: Iterable[Any], turn_idx: int | None = None, candidate_id: int | None = None
+    ) -> None:
+        """Record judges' verdicts (``judging.Verdict`` or dicts) on a session, on one turn with ``turn_idx``,
+        or on one logged candidate reply with ``candidate_id``."""
         fields = ("judge", "principle", "score", "scale_min", "scale_max", "rationale", "status", "error", "raw")
         rows = []
         for v in verdicts:
             data = v.model_dump() if hasattr(v, "model_dump") else dict(v)
-            rows.append({"session_id": session_id, "turn_idx": turn_idx, **{k: data.get(k) for k in fields}, "created_at": now()})
+            rows.append(
+                {"session_id": session_id, "turn_idx": turn_idx, "candidate_id": candidate_id,
+                 **{k: data.get(k) for k in fields}, "created_at": now()}
+            )
         if rows:
             self._write(lambda: self.db["verdicts"].insert_all(rows))
 
+    def add_candidates(self, session_id: str, turn_idx: int, candidates: Iterable[dict]) -> list[int]:
+        """Log the candidate replies drawn for one counsellor turn; returns their ids in order.
+
+        Each dict has ``text`` and optionally ``model``, ``source``, ``chosen``, ``score``, ``meta``;
+        its position is its ``idx``. Re-logging the same turn (a node re-run after a crash) replaces the rows.
+        """
+        rows = []
+        for i, c in enumerate(candidates):
+            rows.append({
+                "session_id": session_id, "turn_idx": turn_idx, "idx": c.get("idx", i), "source": c.get("source"),
+                "model": c.get("model"), "text": c["text"], "chosen": int(bool(c.get("chosen"))), "score": c.get("score"),
+                "meta": json.dumps(c.get("meta") or {}, ensure_ascii=False, default=str), "created_at": now(),
+            })
+
+        def write() -> list[int]:
+            self.db["candidates"].insert_all(rows, replace=True)
+            return [
+                r["id"] for r in self.db.query(
+                    "select id from candidates where session_id = ? and turn_idx = ? order by idx", [session_id, turn_idx])
+            ]
+
+        return self._write(write) if rows else []
+
+    def set_chosen(self, candidate_id: int, *, score: float | None = None) -> None:
+        """Mark the candidate the dialogue continued with (and clear its siblings)."""
+        def write() -> None:
+            row = self.db["candidates"].get(candidate_id)
+            self.db.execute("update candidates set chosen = 0 where session_id = ? and turn_idx = ?", [row["session_id"], row["turn_idx"]])
+            self.db["candidates"].update(candidate_id, {"chosen": 1, **({"score": score} if score is not None else {})})
+        self._write(write)
+
+    def add_comparison(
+        self, session_id: str, turn_idx: int | None, judge: str, candidate_ids: list[int], winner_id: int | None, *,
+        rationale: str = "", status: str = "ok", error: str = "", raw: str = "", meta: dict | None = None,
+    ) -> int:
+        """Record a judge's choice among candidates (pairwise or best-of-N); ``winner_id`` None is a tie or failure."""
+        row = {
+            "session_id": session_id, "turn_idx": turn_idx, "judge": judge, "candidate_ids": json.dumps(list(candidate_ids)),
+            "winner_id": winner_id, "rationale": rationale, "status": status, "error": error, "raw": raw,
+            "meta": json.dumps(meta or {}, ensure_ascii=False, default=str), "created_at": now(),
+        }
+        return self._write(lambda: self.db["comparisons"].insert(row).last_pk)
+
+    def start_run(self, run_id: str, kind: str, config: dict, versions: dict | None = None) -> None:
+        """Record a batch run's configuration; re-starting an existing run marks it running again."""
+        row = {"id": run_id, "kind": kind, "status": "running", "created_at": now(), "updated_at": now(),
+               "config": json.dumps(config, ensure_ascii=False, default=str), "versions": json.dumps(versions or {})}
+
+        def write() -> None:
+            if self.db["runs"].count_where("id = ?", [run_id]):
+                self.db["runs"].update(run_id, {"status": "running", "updated_at": now()})
+            else:
+                self.db["runs"].insert(row)
+        self._write(write)
+
+    def finish_run(self, run_id: str, status: str, summary: dict | None = None) -> None:
+        self._write(lambda: self.db["runs"].update(
+            run_id, {"status": status, "updated_at": now(), "summary": json.dumps(summary or {}, default=str)}))
+
     # reading -------------------------------------------------------------
+    def session_by_key(self, key: str) -> dict | None:
+        rows = list(self.db["sessions"].rows_where("key = ?", [key]))
+        return _decode(rows[0]) if rows else None
+
+    def candidates(self, session_id: str | None = None, turn_idx: int | None = None, source: str | None = None) -> list[dict]:
+        clauses, args = [], []
+        for col, val in (("session_id", session_id), ("turn_idx", turn_idx), ("source", source)):
+            if val is not None:
+                clauses, args = clauses + [f"{col} = ?"], args + [val]
+        rows = self.db["candidates"].rows_where(" and ".join(clauses) or None, args, order_by="session_id, turn_idx, idx")
+        return [_decode(r) for r in rows]
+
+    def comparisons(self, session_id: str | None = None, judge: str | None = None) -> list[dict]:
+        clauses, args = [], []
+        for col, val in (("session_id", session_id), ("judge", judge)):
+            if val is not None:
+                clauses, args = clauses + [f"{col} = ?"], args + [val]
+        out = []
+        for r in self.db["comparisons"].rows_where(" and ".join(clauses) or None, args, order_by="id"):
+            r = _decode(r)
+            r["candidate_ids"] = json.loads(r["candidate_ids"])
+            out.append(r)
+        return out
+
+    def runs(self, kind: str | None = None) -> list[dict]:
+        rows = self.db["runs"].rows_where("kind = ?" if kind else None, [kind] if kind else [], order_by="created_at desc")
+        out = []
+        for r in rows:
+            r = _decode(r)
+            r["summary"] = json.loads(r["summary"]) if r.get("summary") else {}
+            r["n_sessions"] = self.db["sessions"].count_where("run_id = ?", [r["id"]])
+            out.append(r)
+        return out
+
+    def run(self, run_id: str) -> dict:
+        for r in self.runs():
+            if r["id"] == run_id:
+                return r
+        raise unknown("run", run_id, [r["id"] for r in self.runs()])
+
     def session(self, session_id: str) -> dict:
         try:
             row = self.db["sessions"].get(session_id)
