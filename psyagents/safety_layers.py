@@ -1,13 +1,16 @@
-"""Optional safety layers on top of the rule screen: a classifier and an LLM assessor.
+"""Safety layers on top of the rule screen: a classifier and an LLM assessor.
 
-Both are ``SafetyCheck``s, so the highest level among all layers wins. They are
-off by default (they need a model) and switched on with environment variables
-read by the built-in ``safety_layers`` plugin:
+All are ``SafetyCheck``s, so the highest level among all layers wins. The
+built-in ``safety_layers`` plugin registers them from environment variables:
 
-* ``PSYAGENTS_SAFETY_CLASSIFIER=PATH`` - a local Hugging Face sequence-classification
-  model whose labels are risk levels (``none`` ... ``imminent``);
+* ``PSYAGENTS_SAFETY_CLASSIFIER`` - unset: the shipped n-gram classifier
+  (``NgramClassifierCheck``, ``safety_data/risk-classifier.json``; pure Python, well
+  under a millisecond for a short message); ``""`` or ``off``: no classifier; a
+  ``.json`` file: another n-gram model of that format (``psyagents safety
+  train-classifier`` builds one); a folder: a local Hugging Face
+  sequence-classification model whose labels are risk levels (``ClassifierCheck``);
 * ``PSYAGENTS_SAFETY_ASSESSOR=MODEL`` - any chat model string (``openai:NAME``,
-  ``local:PATH``, ...) asked to assess the message and answer in JSON.
+  ``local:PATH``, ...) asked to assess the message and answer in JSON. Off by default.
 
 A layer that fails (a crash, output that cannot be parsed) never stops a
 session: it reports ``none`` with the failure as evidence, and the other layers
@@ -134,3 +137,31 @@ class ClassifierCheck(SafetyCheck):
             return RiskAssessment(layer=self.name, evidence=[f"(classifier failed: {type(exc).__name__})"])
         best = int(probs.argmax())
         return RiskAssessment(level=self.labels[best], layer=self.name, evidence=[f"p({self.labels[best]})={float(probs[best]):.2f}"])
+
+
+class NgramClassifierCheck(SafetyCheck):
+    """The n-gram risk classifier (``psyagents/risk_classifier.py``): never ``low``, and no categories.
+
+    Its evidence gives the head probabilities, e.g. ``p(high)=0.83 >= 0.69``.
+    """
+
+    name = "risk-classifier"
+    layer = "classifier"
+
+    def __init__(self, path: str | Path | None = None):
+        from .risk_classifier import DEFAULT_PATH, NgramRiskModel
+
+        self.model = NgramRiskModel.load(DEFAULT_PATH if path is None else path)
+
+    def screen(self, text: str, *, language: str | None = None) -> RiskAssessment:
+        if not isinstance(text, str) or not text.strip():
+            return RiskAssessment(layer=self.name)
+        try:
+            probs = self.model.probabilities(text)
+        except Exception as exc:  # a screen must never stop a session
+            logger.warning("risk classifier failed: %s", exc)
+            return RiskAssessment(layer=self.name, evidence=[f"(classifier failed: {type(exc).__name__})"])
+        level = self.model.decide(probs)
+        head = level if level != "none" else "moderate"
+        evidence = [f"p({head})={probs[head]:.2f} {'>=' if level != 'none' else '<'} {self.model.thresholds[head]:.2f}"]
+        return RiskAssessment(level=level, layer=self.name, evidence=evidence if level != "none" else [])

@@ -51,6 +51,7 @@ def test_assessor_retries_then_gives_up_without_raising(plugin, tmp_path):
 
 
 def test_the_highest_layer_wins(monkeypatch, tmp_path):
+    monkeypatch.setenv("PSYAGENTS_SAFETY_CLASSIFIER", "")  # only the rules and the assessor here
     script = write_script(tmp_path / "a.yaml", ['{"level": "high", "categories": ["suicide_preparation"]}'])
     monkeypatch.setenv("PSYAGENTS_SAFETY_ASSESSOR", script)
     checks = safety_checks()
