@@ -64,6 +64,11 @@ def register_judges(register):
 
 
 @hookspec
+def register_embedders(register):
+    """Register sentence embedders (client fidelity): ``register(name, factory, description="")``."""
+
+
+@hookspec
 def register_trainers(register):
     """Register trainers that fine-tune models on exported data: ``register(name, factory, description="")``."""
 

@@ -1,33 +1,42 @@
-"""Judges: rate counsellor replies, or whole sessions, against principles.
+"""Judges: rate counsellor replies, or whole sessions, against principles, or pick the best of several replies.
 
-A judge returns one ``Verdict`` per principle. Judges come from plugins through
-the ``register_judges`` hook as ``register(name, factory, description=...)``; a
-judge spec string is ``NAME`` or ``NAME:ARG`` and resolves to ``factory(ARG)``
-(``ARG`` is None when absent), e.g. ``crisis-heuristic`` or
-``rubric:openai:gpt-4o-mini?base_url=...``. Built-ins:
+A rating judge returns one ``Verdict`` per principle; a ``ComparativeJudge`` also (or only)
+returns ``Choice``s between replies to the same history. Judges come from plugins through the
+``register_judges`` hook as ``register(name, factory, description=...)``; a judge spec string is
+``NAME`` or ``NAME:ARG`` and resolves to ``factory(ARG)`` (``ARG`` is None when absent), e.g.
+``heuristic`` or ``rubric:openai:gpt-4o-mini?base_url=...``. Built-ins (docs/judging.md):
 
-* ``RubricJudge`` (``rubric:MODEL``) - an LLM judge. The rubric is data: each
-  principle's description, scale and anchors (``principles/*.yaml``) go into
-  the prompt, and the model answers ``{"score": N, "rationale": "..."}``.
-  LangChain's fake chat models have no structured output, so the answer is
-  parsed from text into a pydantic model; a bad answer is retried with a note
-  saying what was wrong, then recorded as a failed verdict - never raised.
-* ``CrisisHeuristicJudge`` (``crisis-heuristic``) - transparent English and
-  Chinese rules for the ``crisis`` principles; needs no model, so it runs in CI.
+* ``RubricJudge`` (``rubric:MODEL``) and ``RubricSetJudge`` (``rubric-set:MODEL``) - LLM judges.
+  The rubric is data: each principle's description, scale and anchors (``principles/*.yaml``)
+  go into the prompt, and the model answers ``{"score": N, "rationale": "..."}`` (per principle,
+  or one object keyed by principle id for a whole set); for ``kind: ratio`` principles it counts
+  behaviours and the score is computed (``ratio_score``). LangChain's fake chat models have no
+  structured output, so answers are parsed from text into pydantic models; a bad answer is
+  retried with a note saying what was wrong, then recorded as a failed verdict - never raised.
+* ``PairwiseJudge`` (``pairwise:MODEL``, both orders) and ``BestOfNJudge`` (``best-of-n:MODEL``,
+  seeded shuffle) - LLM comparisons.
+* ``RewardModelJudge`` (``reward:PATH``) - a sequence-classification reward model.
+* ``HeuristicJudge`` (``heuristic``) - reply form and MITI proxies, no model.
+* ``CrisisHeuristicJudge`` (``crisis-heuristic``) - transparent English and Chinese rules for the
+  ``crisis`` principles; needs no model, so it runs in CI.
+
+Principles are grouped into named sets (``principle_sets``, ``resolve_principles``).
 """
 
 from __future__ import annotations
 
 import json
 import re
+import threading
 from collections.abc import Callable, Iterable
+from pathlib import Path
 from typing import Any, Literal
 
 from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, SystemMessage
 from pydantic import BaseModel, ValidationError, field_validator
 
-from .errors import PsyagentsError, unknown
+from .errors import PsyagentsError, did_you_mean, unknown
 from .plugins import collect
 from .risk import RiskAssessment, at_least
 from .specs import Persona, Principle
@@ -58,9 +67,15 @@ def context_for(persona: Persona) -> dict[str, Any]:
 
 
 class Judge:
-    """Base class: rate a whole session, or one counsellor reply, on each principle."""
+    """Base class: rate a whole session, or one counsellor reply, on each principle.
+
+    ``rates`` is False for judges that can only compare replies (``pairwise``, ``best-of-n``);
+    ``default_principles`` names the principles (a set or ids) used when none are given.
+    """
 
     name: str = ""
+    rates: bool = True
+    default_principles: str | None = None
 
     def rate_session(self, transcript: Transcript, principles: list[Principle], *, context: dict | None = None) -> list[Verdict]:
         """Rate the counsellor over a whole session; ``transcript`` is ``(speaker, text)`` pairs."""
@@ -91,9 +106,13 @@ class ComparativeJudge(Judge):
 
     ``choose`` may show the replies more than once in different orders (a pairwise
     judge shows both orders to cancel position bias) and returns one ``Choice`` per showing.
+    ``principles``, when given, are the criteria the comparison is made on.
     """
 
-    def choose(self, history: Transcript, replies: list[str], *, context: dict | None = None, seed: int | None = None) -> list[Choice]:
+    def choose(
+        self, history: Transcript, replies: list[str], *, context: dict | None = None, seed: int | None = None,
+        principles: list[Principle] | None = None,
+    ) -> list[Choice]:
         raise NotImplementedError
 
 
@@ -222,36 +241,37 @@ class RubricJudge(Judge):
     wrong; after that the verdict is ``failed`` with the raw output kept.
     """
 
-    def __init__(self, model: str | BaseChatModel = "local:smollm2", *, retries: int = 2, name: str | None = None):
-        if isinstance(model, str):
-            from .models import get_chat_model
+    default_principles = "psychocounsel"
 
-            self.model_spec = model
-            self.model = get_chat_model(model)
-        else:
-            self.model_spec = getattr(model, "model_name", None) or type(model).__name__
-            self.model = model
-        if not isinstance(retries, int) or retries < 0:
-            raise PsyagentsError(f"retries must be a whole number of at least 0, not {retries!r}")
-        self.retries = retries
+    def __init__(self, model: str | BaseChatModel = "local:smollm2", *, retries: int = 2, name: str | None = None):
+        self.model_spec, self.model = _chat_model(model)
+        self.retries = _check_retries(retries)
         self.name = name or f"rubric:{self.model_spec}"
 
     def rate_session(self, transcript: Transcript, principles: list[Principle], *, context: dict | None = None) -> list[Verdict]:
         dialogue = format_transcript(transcript)
-        return [
-            self._ask(p, f"{rubric_text(p)}\n\n{_context_line(context)}Dialogue (turn numbers in brackets):\n{dialogue}\n\n"
-                         f"Rate the counsellor's replies across this whole session on \"{p.name}\". {_answer_format(p)}")
-            for p in principles
-        ]
+        out = []
+        for p in principles:
+            if p.kind == "ratio":
+                what = f"{_context_line(context)}Dialogue (turn numbers in brackets):\n{dialogue}\n\nCode every counsellor turn of this session."
+                out.append(_rate_ratio(self, self.model, p, what, self.retries))
+                continue
+            out.append(self._ask(p, f"{rubric_text(p)}\n\n{_context_line(context)}Dialogue (turn numbers in brackets):\n{dialogue}\n\n"
+                                    f"Rate the counsellor's replies across this whole session on \"{p.name}\". {_answer_format(p)}"))
+        return out
 
     def rate_reply(self, history: Transcript, reply: str, principles: list[Principle], *, context: dict | None = None) -> list[Verdict]:
         dialogue = format_transcript(history) or "(the session has just begun)"
         rated = format_transcript([(COUNSELOR, reply)], start=len(history))
-        return [
-            self._ask(p, f"{rubric_text(p)}\n\n{_context_line(context)}Dialogue so far (turn numbers in brackets):\n{dialogue}\n\n"
-                         f"The counsellor's reply to rate:\n{rated}\n\nRate only this reply on \"{p.name}\". {_answer_format(p)}")
-            for p in principles
-        ]
+        out = []
+        for p in principles:
+            if p.kind == "ratio":
+                what = f"{_context_line(context)}Dialogue so far (turn numbers in brackets):\n{dialogue}\n\nCode only this counsellor reply:\n{rated}"
+                out.append(_rate_ratio(self, self.model, p, what, self.retries))
+                continue
+            out.append(self._ask(p, f"{rubric_text(p)}\n\n{_context_line(context)}Dialogue so far (turn numbers in brackets):\n{dialogue}\n\n"
+                                    f"The counsellor's reply to rate:\n{rated}\n\nRate only this reply on \"{p.name}\". {_answer_format(p)}"))
+        return out
 
     def _ask(self, p: Principle, prompt: str) -> Verdict:
         messages: list[BaseMessage] = [SystemMessage(SYSTEM_PROMPT.format(lo=p.scale_min, hi=p.scale_max)), HumanMessage(prompt)]
@@ -491,6 +511,7 @@ class CrisisHeuristicJudge(Judge):
     """
 
     name = "crisis-heuristic"
+    default_principles = "crisis"
 
     def __init__(self, *, threshold: str = "moderate", use_reply_safety: bool = True):
         at_least("none", threshold)  # raises ValueError naming a bad level
@@ -679,3 +700,798 @@ _STOPWORDS = {
     "will", "would", "could", "should", "really", "think", "some", "there", "their", "when", "then", "than", "into", "your",
     "myself", "kill", "killing", "life",
 }
+
+
+# --- principle sets -------------------------------------------------------------------------
+
+
+def principle_sets() -> dict[str, list[Principle]]:
+    """Every named set and its principles (sorted by id): ``{"psychocounsel": [...], "ethics": [...], ...}``."""
+    from .registry import principles
+
+    out: dict[str, list[Principle]] = {}
+    for p in sorted(principles().values(), key=lambda p: p.id):
+        for s in p.sets:
+            out.setdefault(s, []).append(p)
+    return dict(sorted(out.items()))
+
+
+def resolve_principles(ref: str | Principle | Iterable[str | Principle] | None) -> list[Principle]:
+    """Principles from ``SET[,SET|ID|FILE...]`` (a set name, a principle id or a YAML path each), or a list of them.
+
+    ``all`` names every registered principle. Order is kept and duplicates dropped; an unknown
+    name is an error listing the sets and suggesting the closest name.
+    """
+    from .registry import get_principle, principles
+
+    if ref is None:
+        raise PsyagentsError("no principles given: name a set (e.g. psychocounsel) or principle ids")
+    if isinstance(ref, Principle):
+        return [ref]
+    items = [s.strip() for s in ref.split(",")] if isinstance(ref, str) else list(ref)
+    items = [i for i in items if not (isinstance(i, str) and not i)]
+    if not items:
+        raise PsyagentsError(f"no principles given in {ref!r}: name a set (e.g. psychocounsel) or principle ids")
+    sets = principle_sets()
+    out: dict[str, Principle] = {}
+    for item in items:
+        if isinstance(item, Principle):
+            out.setdefault(item.id, item)
+        elif item == "all":
+            for p in sorted(principles().values(), key=lambda p: p.id):
+                out.setdefault(p.id, p)
+        elif item in sets:
+            for p in sets[item]:
+                out.setdefault(p.id, p)
+        else:
+            try:
+                p = get_principle(item)
+            except PsyagentsError:
+                names = [*sets, *principles()]
+                raise PsyagentsError(
+                    f"unknown principle or set '{item}'{did_you_mean(item, names)}; sets: {', '.join(sets)}"
+                ) from None
+            out.setdefault(p.id, p)
+    return list(out.values())
+
+
+# --- scores ---------------------------------------------------------------------------------
+
+
+def ratio_score(p: Principle, counts: dict[str, int]) -> tuple[float | None, str]:
+    """A ratio principle's score from behaviour counts, and a rationale naming the counts.
+
+    ``sum(numerator) / sum(denominator)`` (x100 with ``percent``), capped to the scale; with no
+    denominator behaviour it is None (does not apply) when the numerator is zero too, else the top.
+    """
+    assert p.ratio is not None, f"principle '{p.id}' is not a ratio principle"
+    num = sum(int(counts.get(c, 0)) for c in p.ratio.numerator)
+    den = sum(int(counts.get(c, 0)) for c in p.ratio.denominator)
+    shown = ", ".join(f"{c} {int(counts.get(c, 0))}" for c in p.behaviours)
+    if den == 0:
+        if num == 0:
+            return None, f"does not apply: no {' or '.join(p.ratio.denominator)} ({shown})"
+        return float(p.scale_max), f"{num}/0, capped at {p.scale_max} ({shown})"
+    value = num / den * (100 if p.ratio.percent else 1)
+    score = min(max(value, p.scale_min), p.scale_max)
+    what = f"{num}/{den} = {value:.3g}{'%' if p.ratio.percent else ''}" + (f", capped at {score:g}" if score != value else "")
+    return round(score, 4), f"{what} ({shown})"
+
+
+def total_score(verdicts: Iterable[Verdict]) -> float | None:
+    """The sum of the ok scores (PsychoCounsel's total); None when no verdict has a score."""
+    scores = [v.score for v in verdicts if v.status == "ok" and v.score is not None]
+    return float(sum(scores)) if scores else None
+
+
+def normalised(v: Verdict) -> float | None:
+    """A verdict's score on 0..1 (min to max of its scale); None when it has none."""
+    if v.status != "ok" or v.score is None or v.scale_max == v.scale_min:
+        return None
+    return (v.score - v.scale_min) / (v.scale_max - v.scale_min)
+
+
+# --- LLM calls with retries -----------------------------------------------------------------
+
+
+def _ask_until_valid(
+    model: BaseChatModel, messages: list[BaseMessage], parse: Callable[[str], Any], retries: int, note: Callable[[str], str],
+) -> tuple[Any, str, str]:
+    """Call ``model`` until ``parse(answer)`` works, at most ``retries + 1`` times.
+
+    Returns ``(parsed or None, last raw answer, error)``; a model exception ends it at once.
+    """
+    raw, problem = "", ""
+    messages = list(messages)
+    for _attempt in range(retries + 1):
+        try:
+            raw = str(model.invoke(messages).content)
+        except Exception as exc:  # a model failure must become a failed verdict, never a crash
+            return None, raw, f"model error: {type(exc).__name__}: {exc}"
+        try:
+            return parse(raw), raw, ""
+        except ValueError as exc:
+            problem = str(exc)
+            messages += [AIMessage(raw), HumanMessage(f"Your answer could not be used: {problem}. {note(problem)}")]
+    return None, raw, f"{problem} (after {retries + 1} attempts)"
+
+
+def _first_object(text: str, want: str | None = None) -> dict:
+    found = [obj for obj in _json_objects(text or "") if isinstance(obj, dict)]
+    if not found:
+        raise ValueError("no JSON object was found in the answer")
+    return next((o for o in found if want in o), found[0]) if want else found[0]
+
+
+def _pydantic_problem(exc: ValidationError, prefix: str = "") -> str:
+    err = exc.errors()[0]
+    field = ".".join(str(p) for p in (prefix, *err["loc"]) if p != "") or "(top level)"
+    return f"field '{field}': {err['msg']}"
+
+
+class CountsAnswer(BaseModel):
+    """What a judge model answers for a ratio principle: behaviour counts."""
+
+    counts: dict[str, int]
+    rationale: str = ""
+
+    @field_validator("counts", mode="before")
+    @classmethod
+    def _whole_counts(cls, value: Any) -> Any:
+        if isinstance(value, dict):
+            for code, n in value.items():
+                if isinstance(n, bool) or (isinstance(n, (int, float)) and (n < 0 or n != int(n))):
+                    raise ValueError(f"count of '{code}' must be a whole number of at least 0")
+        return value
+
+
+def parse_counts_answer(text: str | dict, p: Principle) -> CountsAnswer:
+    """Parse ``{"counts": {CODE: N, ...}, "rationale": "..."}`` for a ratio principle; missing codes count 0."""
+    obj = text if isinstance(text, dict) else _first_object(text, "counts")
+    try:
+        answer = CountsAnswer.model_validate(obj)
+    except ValidationError as exc:
+        raise ValueError(_pydantic_problem(exc)) from None
+    unknown_codes = sorted(set(answer.counts) - set(p.behaviours))
+    if unknown_codes:
+        raise ValueError(f"unknown behaviour codes {unknown_codes}; count only {', '.join(p.behaviours)}")
+    return answer
+
+
+def parse_rating(obj: Any, p: Principle) -> RubricAnswer:
+    """One principle's ``{"score": N, "rationale": ...}`` from a decoded JSON value, checked against its scale."""
+    if not isinstance(obj, dict):
+        raise ValueError("expected an object with 'score' and 'rationale'")
+    try:
+        answer = RubricAnswer.model_validate(obj)
+    except ValidationError as exc:
+        raise ValueError(_pydantic_problem(exc)) from None
+    if not p.scale_min <= answer.score <= p.scale_max:
+        raise ValueError(f"score {answer.score} is outside the scale {p.scale_min}..{p.scale_max}")
+    return answer
+
+
+def behaviour_text(p: Principle) -> str:
+    """A ratio principle as a coding task: its description and behaviour definitions."""
+    codes = "\n".join(f"- {code}: {definition}" for code, definition in p.behaviours.items())
+    return f"Principle: {p.name} ({p.id})\n{p.description}\n\nBehaviour codes:\n{codes}"
+
+
+def _counts_format(p: Principle) -> str:
+    example = ", ".join(f'"{c}": <count>' for c in p.behaviours)
+    return f'Answer with only JSON: {{"counts": {{{example}}}, "rationale": "<one or two sentences>"}}'
+
+
+COUNT_SYSTEM_PROMPT = (
+    "You are an experienced clinical supervisor coding a counsellor's behaviour in a counselling dialogue. "
+    "Count each behaviour code in the counsellor's words only, one count per utterance that shows it, strictly by the definitions given. "
+    'Answer with only a JSON object: {"counts": {"CODE": N, ...}, "rationale": "..."}, with whole numbers of at least 0.'
+)
+
+
+def _rate_ratio(judge: Judge, model: BaseChatModel, p: Principle, what: str, retries: int) -> Verdict:
+    """Ask ``model`` for behaviour counts on ``what`` (a dialogue and the turns to code); compute the ratio."""
+    prompt = f"{behaviour_text(p)}\n\n{what}\n\n{_counts_format(p)}"
+    messages: list[BaseMessage] = [SystemMessage(COUNT_SYSTEM_PROMPT), HumanMessage(prompt)]
+    answer, raw, error = _ask_until_valid(model, messages, lambda t: parse_counts_answer(t, p), retries, lambda _: _counts_format(p))
+    if answer is None:
+        return judge._verdict(p, status="failed", error=error, raw=raw)
+    score, why = ratio_score(p, answer.counts)
+    return judge._verdict(p, score=score, rationale=f"{why}. {answer.rationale.strip()}".strip(), raw=raw)
+
+
+def _chat_model(model: str | BaseChatModel) -> tuple[str, BaseChatModel]:
+    if isinstance(model, str):
+        from .models import get_chat_model
+
+        return model, get_chat_model(model)
+    return getattr(model, "model_name", None) or type(model).__name__, model
+
+
+def _check_retries(retries: Any) -> int:
+    if not isinstance(retries, int) or isinstance(retries, bool) or retries < 0:
+        raise PsyagentsError(f"retries must be a whole number of at least 0, not {retries!r}")
+    return retries
+
+
+# --- the LLM rubric judge for a whole set in one call -------------------------------------
+
+SET_SYSTEM_PROMPT = (
+    "You are an experienced clinical supervisor rating a counsellor in a counselling dialogue on several principles at once, "
+    "strictly by the rubric of each, citing turn numbers as evidence. Answer with only one JSON object keyed by principle id: "
+    'for a rated principle {"score": N, "rationale": "..."} with a whole number on its scale; for a behaviour-count principle '
+    '{"counts": {"CODE": N, ...}, "rationale": "..."}. Write each rationale in English, in one or two sentences.'
+)
+
+
+def _set_entry_format(p: Principle) -> str:
+    if p.kind == "ratio":
+        counts = ", ".join(f'"{c}": <count>' for c in p.behaviours)
+        return f'"{p.id}": {{"counts": {{{counts}}}, "rationale": "..."}}'
+    return f'"{p.id}": {{"score": <{p.scale_min}..{p.scale_max}>, "rationale": "..."}}'
+
+
+def _set_format(principles: list[Principle]) -> str:
+    return "Answer with only JSON: {" + ", ".join(_set_entry_format(p) for p in principles) + "}"
+
+
+def _set_rubric(principles: list[Principle]) -> str:
+    return "\n\n".join(behaviour_text(p) if p.kind == "ratio" else rubric_text(p) for p in principles)
+
+
+class RubricSetJudge(RubricJudge):
+    """An LLM judge asking once for all the principles given (a whole set): one JSON object keyed by principle id.
+
+    Each entry is validated on its own (pydantic, the principle's scale or behaviour codes).
+    Entries that are missing or invalid are asked for again, with a note naming each problem,
+    up to ``retries`` times; what is still missing then becomes failed verdicts. Entries
+    answered well are kept from whichever attempt gave them.
+    """
+
+    def __init__(self, model: str | BaseChatModel = "local:smollm2", *, retries: int = 2, name: str | None = None):
+        super().__init__(model, retries=retries, name=name)
+        self.name = name or f"rubric-set:{self.model_spec}"
+
+    def rate_session(self, transcript: Transcript, principles: list[Principle], *, context: dict | None = None) -> list[Verdict]:
+        task = (f"{_context_line(context)}Dialogue (turn numbers in brackets):\n{format_transcript(transcript)}\n\n"
+                "Rate the counsellor's replies across this whole session (and count behaviours in all counsellor turns).")
+        return self._ask_set(principles, task)
+
+    def rate_reply(self, history: Transcript, reply: str, principles: list[Principle], *, context: dict | None = None) -> list[Verdict]:
+        dialogue = format_transcript(history) or "(the session has just begun)"
+        rated = format_transcript([(COUNSELOR, reply)], start=len(history))
+        task = (f"{_context_line(context)}Dialogue so far (turn numbers in brackets):\n{dialogue}\n\n"
+                f"The counsellor's reply to rate:\n{rated}\n\nRate (and code) only this reply.")
+        return self._ask_set(principles, task)
+
+    def _ask_set(self, principles: list[Principle], task: str) -> list[Verdict]:
+        if not principles:
+            return []
+        messages: list[BaseMessage] = [
+            SystemMessage(SET_SYSTEM_PROMPT), HumanMessage(f"{_set_rubric(principles)}\n\n{task}\n\n{_set_format(principles)}"),
+        ]
+        done: dict[str, Verdict] = {}
+        problems: dict[str, str] = {}
+        raw = ""
+        for _attempt in range(self.retries + 1):
+            wanted = [p for p in principles if p.id not in done]
+            try:
+                raw = str(self.model.invoke(messages).content)
+            except Exception as exc:  # a model failure fails what is left, never the run
+                problems = {p.id: f"model error: {type(exc).__name__}: {exc}" for p in wanted}
+                break
+            problems = self._take(wanted, raw, done)
+            if not problems:
+                break
+            listed = "; ".join(f"{pid}: {why}" for pid, why in problems.items())
+            messages += [AIMessage(raw), HumanMessage(
+                f"Your answer could not be used for every principle ({listed}). Answer again for these principles only. "
+                f"{_set_format([p for p in principles if p.id in problems])}"
+            )]
+        else:
+            problems = {pid: f"{why} (after {self.retries + 1} attempts)" for pid, why in problems.items()}
+        for p in principles:
+            if p.id not in done:
+                done[p.id] = self._verdict(p, status="failed", error=problems.get(p.id, "no answer"), raw=raw)
+        return [done[p.id] for p in principles]
+
+    def _take(self, wanted: list[Principle], raw: str, done: dict[str, Verdict]) -> dict[str, str]:
+        """Record the valid entries of ``raw`` in ``done``; returns the problem of each other principle."""
+        found = [obj for obj in _json_objects(raw or "") if isinstance(obj, dict)]
+        ids = {p.id for p in wanted}
+        obj = next((o for o in found if ids & set(o)), None)
+        if obj is None and len(wanted) == 1 and found:  # a bare {"score": ...} for the one principle asked again
+            obj = {wanted[0].id: found[0]}
+        if obj is None:
+            return {p.id: "no JSON object keyed by principle id was found" for p in wanted}
+        problems = {}
+        for p in wanted:
+            if p.id not in obj:
+                problems[p.id] = "missing"
+                continue
+            try:
+                if p.kind == "ratio":
+                    entry = obj[p.id]
+                    if not isinstance(entry, dict) or ("counts" not in entry and set(entry) <= set(p.behaviours)):
+                        entry = {"counts": entry}  # the counts without their wrapper
+                    answer = parse_counts_answer(entry, p)
+                    score, why = ratio_score(p, answer.counts)
+                    done[p.id] = self._verdict(p, score=score, rationale=f"{why}. {answer.rationale.strip()}".strip(), raw=raw)
+                else:
+                    rating = parse_rating(obj[p.id], p)
+                    done[p.id] = self._verdict(p, score=float(rating.score), rationale=rating.rationale.strip(), raw=raw)
+            except ValueError as exc:
+                problems[p.id] = str(exc)
+        return problems
+
+
+# --- comparative LLM judges: pairwise and best-of-N ---------------------------------------
+
+
+def _criteria(principles: list[Principle] | None) -> str:
+    if not principles:
+        return ("Judge which reply is the better counselling response: accurate empathy and understanding, relevance to what the "
+                "client said, clarity and concision, safety, helping the client explore, respect for the client's autonomy, and "
+                "fit with the stage of the conversation.")
+    lines = "\n".join(f"- {p.name}: {p.description}" for p in principles)
+    return f"Judge which reply is the better counselling response on these principles, taken together:\n{lines}"
+
+
+class PairwiseAnswer(BaseModel):
+    """A pairwise judge model's answer."""
+
+    winner: Literal["A", "B", "tie"]
+    rationale: str = ""
+
+    @field_validator("winner", mode="before")
+    @classmethod
+    def _normalise(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            v = value.strip().strip("\"'").removeprefix("Reply ").removeprefix("reply ").strip()
+            return "tie" if v.lower() in ("tie", "equal", "draw", "neither", "both") else v.upper()
+        return value
+
+
+def parse_pairwise_answer(text: str) -> PairwiseAnswer:
+    """Parse ``{"winner": "A" | "B" | "tie", "rationale": "..."}``; ValueError says what is wrong."""
+    try:
+        return PairwiseAnswer.model_validate(_first_object(text, "winner"))
+    except ValidationError as exc:
+        raise ValueError(_pydantic_problem(exc)) from None
+
+
+class BestAnswer(BaseModel):
+    """A best-of-N judge model's answer: the number of the best reply as shown."""
+
+    best: int
+    rationale: str = ""
+
+    @field_validator("best", mode="before")
+    @classmethod
+    def _number(cls, value: Any) -> Any:
+        if isinstance(value, bool):
+            raise ValueError("must be a reply number, not true/false")
+        if isinstance(value, str):
+            m = re.fullmatch(r"\s*(?:reply\s*)?#?\s*(\d+)\s*", value, re.IGNORECASE)
+            return int(m.group(1)) if m else value
+        return value
+
+
+def parse_best_answer(text: str, n: int) -> BestAnswer:
+    """Parse ``{"best": K, "rationale": "..."}`` with K in 1..n; ValueError says what is wrong."""
+    try:
+        answer = BestAnswer.model_validate(_first_object(text, "best"))
+    except ValidationError as exc:
+        raise ValueError(_pydantic_problem(exc)) from None
+    if not 1 <= answer.best <= n:
+        raise ValueError(f"best {answer.best} is not a reply number from 1 to {n}")
+    return answer
+
+
+COMPARE_SYSTEM_PROMPT = (
+    "You are an experienced clinical supervisor comparing counsellor replies written for the same moment of a counselling "
+    "dialogue. Judge the replies only on their merits; the order they are shown in and their length mean nothing. "
+    "Answer with only a JSON object."
+)
+
+
+class _LLMComparative(ComparativeJudge):
+    rates = False
+
+    def __init__(self, model: str | BaseChatModel, *, retries: int = 2, name: str | None = None, prefix: str = ""):
+        self.model_spec, self.model = _chat_model(model)
+        self.retries = _check_retries(retries)
+        self.name = name or f"{prefix}:{self.model_spec}"
+
+    def rate_session(self, transcript, principles, *, context=None):
+        raise PsyagentsError(f"judge '{self.name}' compares replies; it does not rate them (use it as a selector)")
+
+    def rate_reply(self, history, reply, principles, *, context=None):
+        return self.rate_session(history, principles, context=context)
+
+    def _prompt(self, history: Transcript, shown: list[tuple[str, str]], principles, context, answer: str) -> list[BaseMessage]:
+        dialogue = format_transcript(history) or "(the session has just begun)"
+        replies = "\n\n".join(f"Reply {label}:\n{text}" for label, text in shown)
+        return [
+            SystemMessage(COMPARE_SYSTEM_PROMPT),
+            HumanMessage(f"{_context_line(context)}Dialogue so far (turn numbers in brackets):\n{dialogue}\n\n"
+                         f"Candidate counsellor replies for the next turn:\n\n{replies}\n\n{_criteria(principles)}\n\n{answer}"),
+        ]
+
+
+PAIRWISE_FORMAT = 'Answer with only JSON: {"winner": "A" or "B" (or "tie" if they are truly equal), "rationale": "<one or two sentences>"}'
+
+
+class PairwiseJudge(_LLMComparative):
+    """``pairwise:MODEL``: an LLM compares two replies as A and B, shown in both orders to cancel position bias.
+
+    ``choose`` returns two Choices for two replies ([0, 1] then [1, 0]); for more than two, one
+    per ordered pair (every pair in both orders). A tie or an answer that stays unusable after
+    the retries is ``winner=None`` (status ``failed`` with the raw answer for the latter).
+    """
+
+    def __init__(self, model: str | BaseChatModel = "local:smollm2", *, retries: int = 2, name: str | None = None):
+        super().__init__(model, retries=retries, name=name, prefix="pairwise")
+
+    def choose(self, history, replies, *, context=None, seed=None, principles=None) -> list[Choice]:
+        if len(replies) < 2:
+            return [Choice(judge=self.name, order=list(range(len(replies))), winner=0 if replies else None, rationale="only one reply")]
+        pairs = [(i, j) for i in range(len(replies)) for j in range(i + 1, len(replies))]
+        return [self._compare(history, replies, order, principles, context) for i, j in pairs for order in ((i, j), (j, i))]
+
+    def _compare(self, history, replies, order, principles, context) -> Choice:
+        messages = self._prompt(history, [("A", replies[order[0]]), ("B", replies[order[1]])], principles, context, PAIRWISE_FORMAT)
+        answer, raw, error = _ask_until_valid(self.model, messages, parse_pairwise_answer, self.retries, lambda _: PAIRWISE_FORMAT)
+        if answer is None:
+            return Choice(judge=self.name, order=list(order), status="failed", error=error, raw=raw)
+        winner = None if answer.winner == "tie" else order[0 if answer.winner == "A" else 1]
+        return Choice(judge=self.name, order=list(order), winner=winner, rationale=answer.rationale.strip(), raw=raw)
+
+
+class BestOfNJudge(_LLMComparative):
+    """``best-of-n:MODEL``: the Interactive Agents arena protocol - all replies at once, in a shuffled order, and the judge names the best.
+
+    The order is shuffled with ``random.Random(seed)``, so a seed reproduces it. Returns one Choice.
+    """
+
+    def __init__(self, model: str | BaseChatModel = "local:smollm2", *, retries: int = 2, name: str | None = None):
+        super().__init__(model, retries=retries, name=name, prefix="best-of-n")
+
+    def choose(self, history, replies, *, context=None, seed=None, principles=None) -> list[Choice]:
+        import random
+
+        order = list(range(len(replies)))
+        if len(replies) < 2:
+            return [Choice(judge=self.name, order=order, winner=0 if replies else None, rationale="only one reply")]
+        random.Random(seed).shuffle(order)
+        n = len(order)
+        fmt = f'Answer with only JSON: {{"best": <the number of the best reply, 1 to {n}>, "rationale": "<one or two sentences>"}}'
+        messages = self._prompt(history, [(str(k + 1), replies[i]) for k, i in enumerate(order)], principles, context, fmt)
+        answer, raw, error = _ask_until_valid(self.model, messages, lambda t: parse_best_answer(t, n), self.retries, lambda _: fmt)
+        if answer is None:
+            return [Choice(judge=self.name, order=order, status="failed", error=error, raw=raw)]
+        return [Choice(judge=self.name, order=order, winner=order[answer.best - 1], rationale=answer.rationale.strip(), raw=raw)]
+
+
+# --- the heuristic judge ------------------------------------------------------------------
+
+_CJK = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]")
+_LATIN_WORD = re.compile(r"[A-Za-z0-9]+(?:'[A-Za-z]+)?")
+OPEN_QUESTION = _rx(
+    r"^(?:and |so |but |now )?(?:what|how|why|which|in what way|tell me|describe|talk about|say more|share more)\b",
+    r"\b(?:what|how) (?:do|does|did|would|might|could|was|were|is|are|has|have|makes?|feels?|else)\b",
+    r"(?:can|could|would) you (?:tell|say|share|describe|talk|walk me)\b",
+    r"什么", r"怎么", r"怎样", r"如何", r"为什么", r"哪些", r"哪里", r"多说", r"说说", r"讲讲", r"聊聊", r"描述",
+)
+REFLECTION = _rx(
+    r"\bit sounds (?:like|as if|as though)\b", r"^sounds like\b", r"\bit seems (?:like|as if|that)?\b", r"\bit'?s as if\b",
+    r"\byou(?:'re| are)? (?:feel|feeling|felt)\b", r"\byou(?:'ve| have) been\b", r"\byou seem\b", r"\bpart of you\b",
+    r"\bwhat i(?:'m| am) hearing\b", r"\bif i understand\b", r"\bso you(?:'re| are)?\b", r"^you(?:'re| are)\b",
+    r"听起来", r"你(?:感到|感觉|觉得|似乎|好像|一直|很|有点)", r"好像你", r"看起来你", r"一方面", r"我听到",
+)
+COMPLEX_MARK = _rx(
+    r"\bpart of you\b", r"\bon the one hand\b", r"\bat the same time\b", r"\bas if\b", r"\bas though\b", r"\beven though\b",
+    r"\bbecause\b", r"\bunderneath\b", r"\bwhat matters\b", r"\bmatters to you\b", r"\bwhile\b",
+    r"一方面", r"另一方面", r"同时", r"因为", r"其实", r"背后", r"在乎", r"既",
+)
+FEELING = _rx(
+    r"\b(?:sad|angry|anxious|afraid|scared|worried|lonely|hurt|ashamed|guilty|frustrated|overwhelmed|exhausted|hopeless|"
+    r"helpless|stuck|torn|relieved|proud|hopeful|upset|nervous|tense|confused|disappointed|embarrassed|trapped|numb|tired|alone)\b",
+    r"难过", r"伤心", r"生气", r"愤怒", r"焦虑", r"害怕", r"担心", r"孤单", r"孤独", r"委屈", r"内疚", r"羞愧", r"无助", r"绝望", r"累", r"压力", r"矛盾",
+    r"失望", r"紧张", r"烦",
+)
+FORMAT_BREAK = re.compile(
+    r"(?m)^\s*(?:[-*•·]\s+|\d+[.)、]\s*|[一二三四五六七八九十]+、|[（(]\d+[）)]|#{1,6}\s)|\*\*|__|```|^\s*\|.*\|\s*$"
+)
+
+
+def _units(text: str) -> list[str]:
+    """Word-like units: Latin words (lower-cased) and single Chinese characters."""
+    return [w.lower() for w in _LATIN_WORD.findall(text)] + _CJK.findall(text)
+
+
+def _ngrams(units: list[str], n: int) -> list[tuple[str, ...]]:
+    return [tuple(units[i:i + n]) for i in range(len(units) - n + 1)]
+
+
+def distinct_n(text: str, n: int = 2) -> float | None:
+    """Distinct n-grams over all n-grams of ``text`` (Latin words and Chinese characters); None when too short."""
+    grams = _ngrams(_units(text), n)
+    return len(set(grams)) / len(grams) if grams else None
+
+
+def _overlap(a: str, b: str, n: int = 3) -> float:
+    ga, gb = set(_ngrams(_units(a), n)), set(_ngrams(_units(b), n))
+    return len(ga & gb) / len(ga) if ga and gb else 0.0
+
+
+def code_behaviours(reply: str, client_said: str = "") -> dict[str, int]:
+    """Heuristic MITI-style codes of one reply: open and closed questions, simple and complex reflections (proxies).
+
+    A reflection counts as complex when it links or contrasts (because, part of you, at the same
+    time...) or names a feeling the client's last message (``client_said``) did not.
+    """
+    counts = {"open-question": 0, "closed-question": 0, "simple-reflection": 0, "complex-reflection": 0}
+    said = {h.lower() for h in _hits(FEELING, client_said)}
+    for sentence in _sentences(reply):
+        if _is_question(sentence):
+            counts["open-question" if OPEN_QUESTION.search(sentence) else "closed-question"] += 1
+        elif REFLECTION.search(sentence):
+            new_feeling = any(h.lower() not in said for h in _hits(FEELING, sentence))
+            counts["complex-reflection" if COMPLEX_MARK.search(sentence) or new_feeling else "simple-reflection"] += 1
+    return counts
+
+
+def reply_features(reply: str, history: Transcript = ()) -> dict[str, Any]:
+    """What the heuristic judge measures in one counsellor reply (English and Chinese)."""
+    units = _units(reply)
+    sentences = _sentences(reply)
+    codes = code_behaviours(reply, next((t for s, t in reversed(history) if s == CLIENT), ""))
+    questions = codes["open-question"] + codes["closed-question"]
+    earlier = [t for s, t in history if s == COUNSELOR]
+    return {
+        "length": len(units),  # words, Chinese characters counted one by one
+        "chinese": len(_CJK.findall(reply)) > len(_LATIN_WORD.findall(reply)),
+        "sentences": len(sentences),
+        "questions": questions,
+        "question_ratio": questions / len(sentences) if sentences else 0.0,
+        "open_question_ratio": codes["open-question"] / questions if questions else None,
+        "reflections": codes["simple-reflection"] + codes["complex-reflection"],
+        "codes": codes,
+        "distinct_1": distinct_n(reply, 1),
+        "distinct_2": distinct_n(reply, 2),
+        "repetition": max((_overlap(reply, t) for t in earlier), default=0.0),  # share of its 3-grams said before
+        "format_breaks": len(FORMAT_BREAK.findall(reply)),
+    }
+
+
+def form_score(features: dict[str, Any]) -> tuple[float, list[str]]:
+    """The ``reply-form`` score (1..5) from ``reply_features``, and the problems that lowered it."""
+    problems: list[tuple[float, str]] = []
+    n, short, long_, very_long = features["length"], 5, 90, 150
+    if features["chinese"]:  # one unit per character: a Chinese sentence needs more of them
+        short, long_, very_long = 8, 160, 260
+    if n < short:
+        problems.append((2.0, f"too short ({n} units)"))
+    elif n > very_long:
+        problems.append((2.0, f"far too long ({n} units)"))
+    elif n > long_:
+        problems.append((1.0, f"long ({n} units)"))
+    if features["questions"] > 2:
+        problems.append((1.0, f"{features['questions']} questions at once"))
+    if features["questions"] and features["open_question_ratio"] == 0:
+        problems.append((0.5, "closed questions only"))
+    if not features["reflections"]:
+        problems.append((0.5, "no reflection" if features["questions"] else "neither a reflection nor a question"))
+    d2 = features["distinct_2"]
+    if d2 is not None and n >= 12 and d2 < 0.7:
+        problems.append((1.0, f"repetitive wording (distinct-2 {d2:.2f})"))
+    if features["repetition"] >= 0.8:
+        problems.append((2.0, f"repeats an earlier turn ({features['repetition']:.0%} of its 3-grams)"))
+    elif features["repetition"] >= 0.4:
+        problems.append((1.0, f"partly repeats an earlier turn ({features['repetition']:.0%} of its 3-grams)"))
+    if features["format_breaks"]:
+        problems.append((2.0, f"list or formatting ({features['format_breaks']} marks)"))
+    score = max(1.0, 5.0 - sum(p for p, _ in problems))
+    return score, [why for _, why in problems]
+
+
+class HeuristicJudge(ComparativeJudge):
+    """``heuristic``: no model. Transparent English/Chinese measures of a reply's form.
+
+    Rates ``reply-form`` (length, question stacking and open-question share, a reflection proxy,
+    distinct-2, repetition of earlier counsellor turns, lists and formatting) and, by proxy
+    coding of questions and reflections, the MITI ratios ``miti-reflection-question-ratio``,
+    ``miti-open-questions`` and ``miti-complex-reflections``. Other principles get a failed
+    verdict ("no rule"). As a selector it picks the reply with the best form score.
+    """
+
+    name = "heuristic"
+    default_principles = "heuristic"
+    CODED = {"open-question", "closed-question", "simple-reflection", "complex-reflection"}
+
+    def rate_reply(self, history: Transcript, reply: str, principles: list[Principle], *, context: dict | None = None) -> list[Verdict]:
+        return self._rate([reply_features(reply, history)], principles, f"{len(history)}")
+
+    def rate_session(self, transcript: Transcript, principles: list[Principle], *, context: dict | None = None) -> list[Verdict]:
+        feats = [reply_features(t, transcript[:i]) for i, (s, t) in enumerate(transcript) if s == COUNSELOR]
+        return self._rate(feats, principles, "session")
+
+    def _rate(self, feats: list[dict[str, Any]], principles: list[Principle], where: str) -> list[Verdict]:
+        out = []
+        for p in principles:
+            if p.kind == "ratio" and set(p.behaviours) <= self.CODED:
+                counts = {c: sum(f["codes"][c] for f in feats) for c in p.behaviours}
+                score, why = ratio_score(p, counts)
+                out.append(self._verdict(p, score=score, rationale=f"{why} (heuristic coding)"))
+            elif p.id == "reply-form" or (p.kind == "rating" and "heuristic" in p.sets):
+                if not feats:
+                    out.append(self._verdict(p, score=None, rationale="no counsellor turn"))
+                    continue
+                scored = [form_score(f) for f in feats]
+                value = sum(s for s, _ in scored) / len(scored)
+                value = p.scale_min + (value - 1) * (p.scale_max - p.scale_min) / 4
+                problems = sorted({w for _, ws in scored for w in ws})
+                detail = _feature_summary(feats)
+                out.append(self._verdict(p, score=round(value, 4), rationale=(
+                    f"{'; '.join(problems) if problems else 'no form problem'} ({detail})")))
+            else:
+                out.append(self._verdict(p, status="failed", error=(
+                    f"heuristic has no rule for principle '{p.id}'; it rates reply-form, miti-reflection-question-ratio, "
+                    "miti-open-questions and miti-complex-reflections")))
+        return out
+
+    def choose(self, history, replies, *, context=None, seed=None, principles=None) -> list[Choice]:
+        scored = [form_score(reply_features(r, history)) for r in replies]
+        order = list(range(len(replies)))
+        if not replies:
+            return [Choice(judge=self.name, order=order, status="failed", error="no replies")]
+        best = max(s for s, _ in scored)
+        top = [i for i, (s, _) in enumerate(scored) if s == best]
+        why = "; ".join(f"{i}: {s:g}" + (f" ({', '.join(w)})" if w else "") for i, (s, w) in enumerate(scored))
+        return [Choice(judge=self.name, order=order, winner=top[0] if len(top) == 1 else None,
+                       rationale=f"form scores {why}" + ("" if len(top) == 1 else f"; tie between {top}"))]
+
+
+def _feature_summary(feats: list[dict[str, Any]]) -> str:
+    def avg(key: str) -> float | None:
+        values = [f[key] for f in feats if f[key] is not None]
+        return sum(values) / len(values) if values else None
+
+    parts = [f"length {avg('length'):.0f}", f"questions {sum(f['questions'] for f in feats)}",
+             f"reflections {sum(f['reflections'] for f in feats)}"]
+    if (d2 := avg("distinct_2")) is not None:
+        parts.append(f"distinct-2 {d2:.2f}")
+    parts.append(f"repetition {max(f['repetition'] for f in feats):.2f}")
+    return ", ".join(parts)
+
+
+# --- the reward-model judge ---------------------------------------------------------------
+
+EXPORT_SYSTEM = "export"  # the reward judge's default system prompt: the one psyagents' exports write
+
+
+def _sigmoid(x: float) -> float:
+    import math
+
+    return 1 / (1 + math.exp(-x)) if x >= 0 else math.exp(x) / (1 + math.exp(x))
+
+
+class RewardModelJudge(ComparativeJudge):
+    """``reward:PATH``: a transformers sequence-classification model with one output (a reward model).
+
+    ``PATH`` is a model folder (e.g. what TRL's ``RewardTrainer`` saves) or a PEFT adapter folder
+    whose ``adapter_config.json`` names a local base model. The dialogue is written as chat
+    messages (the exports' counsellor system prompt unless ``system`` says otherwise, client =
+    user, counsellor = assistant, ending on the rated reply), put through the
+    tokenizer's chat template when it has one, cut from the left to ``max_length`` tokens, and
+    scored in one forward pass: a scalar r. For each rating principle the score is
+    ``scale_min + (scale_max - scale_min) * sigmoid(r)`` (the ``reward`` principle, scale 0..1, is
+    sigmoid(r) itself); ``raw`` keeps r. Ratio principles get a failed verdict. As a selector it
+    picks the reply with the highest r. Deterministic: eval mode, no sampling.
+    """
+
+    default_principles = "reward"
+
+    def __init__(self, path: str, *, max_length: int = 1024, system: str | None = EXPORT_SYSTEM, name: str | None = None):
+        if not path:
+            raise PsyagentsError("judge 'reward' needs a model folder: reward:PATH")
+        self.path = Path(path).expanduser()
+        if not self.path.is_dir():
+            raise PsyagentsError(f"judge 'reward:{path}': folder '{self.path}' does not exist")
+        if not ((self.path / "config.json").is_file() or (self.path / "adapter_config.json").is_file()):
+            raise PsyagentsError(f"judge 'reward:{path}': '{self.path}' has no config.json or adapter_config.json")
+        if not isinstance(max_length, int) or max_length < 16:
+            raise PsyagentsError(f"judge 'reward:{path}': max_length must be a whole number of at least 16, not {max_length!r}")
+        if system == EXPORT_SYSTEM:  # score replies in the same frame the preference exports trained the model in
+            from .export import system_prompt
+
+            system = system_prompt(None)
+        self.max_length = max_length
+        self.system = system
+        self.name = name or f"reward:{path}"
+        self.model, self.tokenizer = self._load()
+        self._lock = threading.Lock()
+
+    def _load(self) -> tuple[Any, Any]:
+        try:
+            import importlib
+
+            importlib.import_module("torch")  # checked here so one error names both
+            import transformers
+        except ImportError:
+            raise PsyagentsError("judge 'reward' needs torch and transformers: pip install 'psyagents[local]'") from None
+        try:
+            if (self.path / "adapter_config.json").is_file():
+                try:
+                    from peft import PeftModel
+                except ImportError:
+                    raise PsyagentsError(f"judge '{self.name}': the folder is a PEFT adapter, which needs peft: pip install peft") from None
+                base = (json.loads((self.path / "adapter_config.json").read_text()).get("base_model_name_or_path") or "").strip()
+                if not base or not (Path(base).expanduser() / "config.json").is_file():
+                    raise PsyagentsError(f"judge '{self.name}': the adapter names base model {base!r}, which is not a local model folder")
+                model = transformers.AutoModelForSequenceClassification.from_pretrained(base, num_labels=1, local_files_only=True)
+                model = PeftModel.from_pretrained(model, self.path)
+                tok_dir = self.path if (self.path / "tokenizer_config.json").is_file() else Path(base).expanduser()
+            else:
+                model = transformers.AutoModelForSequenceClassification.from_pretrained(self.path, local_files_only=True)
+                tok_dir = self.path
+            tokenizer = transformers.AutoTokenizer.from_pretrained(tok_dir, local_files_only=True)
+        except PsyagentsError:
+            raise
+        except (OSError, ValueError, KeyError) as exc:
+            raise PsyagentsError(f"judge '{self.name}': cannot load a sequence-classification model: {str(exc).splitlines()[0]}") from None
+        labels = getattr(model.config, "num_labels", 1)
+        if labels != 1:
+            raise PsyagentsError(f"judge '{self.name}': a reward model has one output, this one has {labels} (num_labels)")
+        if model.config.pad_token_id is None:  # batch-free scoring needs no padding, but the head looks for the last token
+            model.config.pad_token_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
+        return model.eval(), tokenizer
+
+    def _text(self, history: Transcript, reply: str) -> str:
+        messages = [{"role": "system", "content": self.system}] if self.system else []
+        messages += [{"role": "assistant" if s == COUNSELOR else "user", "content": t} for s, t in history]
+        messages.append({"role": "assistant", "content": reply})
+        if getattr(self.tokenizer, "chat_template", None):
+            return self.tokenizer.apply_chat_template(messages, tokenize=False)
+        return "\n".join(f"{m['role']}: {m['content']}" for m in messages)
+
+    def reward(self, history: Transcript, reply: str) -> float:
+        """The model's scalar output for ``reply`` after ``history``."""
+        import torch
+
+        ids = self.tokenizer(self._text(history, reply), add_special_tokens=False)["input_ids"][-self.max_length:]
+        with self._lock, torch.no_grad():
+            logits = self.model(input_ids=torch.tensor([ids]), attention_mask=torch.ones(1, len(ids), dtype=torch.long)).logits
+        return float(logits[0, 0])
+
+    def rate_reply(self, history: Transcript, reply: str, principles: list[Principle], *, context: dict | None = None) -> list[Verdict]:
+        return self._verdicts(self.reward(history, reply), principles)
+
+    def rate_session(self, transcript: Transcript, principles: list[Principle], *, context: dict | None = None) -> list[Verdict]:
+        last = max((i for i, (s, _) in enumerate(transcript) if s == COUNSELOR), default=None)
+        if last is None:
+            return [self._verdict(p, score=None, rationale="no counsellor turn") for p in principles]
+        return self._verdicts(self.reward(transcript[:last], transcript[last][1]), principles, "the whole session, ending on its last counsellor turn")
+
+    def _verdicts(self, r: float, principles: list[Principle], what: str = "") -> list[Verdict]:
+        out = []
+        for p in principles:
+            if p.kind == "ratio":
+                out.append(self._verdict(p, status="failed", error="a reward model gives one scalar; it cannot count behaviours", raw=f"{r:.6g}"))
+                continue
+            score = p.scale_min + (p.scale_max - p.scale_min) * _sigmoid(r)
+            why = f"reward r = {r:.4g}, sigmoid {_sigmoid(r):.3f} on {p.scale_min}..{p.scale_max}" + (f" ({what})" if what else "")
+            out.append(self._verdict(p, score=round(score, 4), rationale=why, raw=f"{r:.6g}"))
+        return out
+
+    def choose(self, history, replies, *, context=None, seed=None, principles=None) -> list[Choice]:
+        rewards = [self.reward(history, r) for r in replies]
+        order = list(range(len(replies)))
+        if not replies:
+            return [Choice(judge=self.name, order=order, status="failed", error="no replies")]
+        best = max(rewards)
+        top = [i for i, r in enumerate(rewards) if r == best]
+        return [Choice(judge=self.name, order=order, winner=top[0] if len(top) == 1 else None,
+                       rationale="rewards " + ", ".join(f"{i}: {r:.4g}" for i, r in enumerate(rewards)),
+                       raw=json.dumps(rewards))]

@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
 from .risk import RiskLevel
 
@@ -108,20 +108,86 @@ class ScaleAnchor(_Strict):
     description: str
 
 
+CODE_PATTERN = r"^[a-z][a-z0-9-]*$"
+
+
+class RatioSpec(_Strict):
+    """A behaviour ratio: the judge counts coded behaviours and the score is computed from the counts.
+
+    ``value = sum(counts[numerator]) / sum(counts[denominator])`` (times 100 with ``percent``),
+    capped to the principle's scale. No denominator behaviour: ``None`` (does not apply) when
+    the numerator is zero too, else the top of the scale.
+    """
+
+    numerator: list[str] = Field(min_length=1)
+    denominator: list[str] = Field(min_length=1)
+    percent: bool = False
+
+    @field_validator("numerator", "denominator")
+    @classmethod
+    def _codes(cls, value: list[str]) -> list[str]:
+        bad = [c for c in value if not re.match(CODE_PATTERN, c)]
+        if bad:
+            raise ValueError(f"behaviour codes must be kebab-case, not {bad}")
+        return value
+
+
 class Principle(_Strict):
-    """A principle a counsellor reply is rated on (issue 4 builds judges on these)."""
+    """A principle a counsellor reply (or session) is rated on.
+
+    ``kind: rating`` (the default): a judge gives a whole-number score on the anchored scale.
+    ``kind: ratio``: a judge counts the ``behaviours`` (code -> definition) in the counsellor's
+    turns and the score is the ``ratio`` computed from those counts (MITI-style summary scores).
+    """
 
     id: str = Field(pattern=ID_PATTERN)
     name: str
     description: str
     sets: list[str] = Field(min_length=1)  # named groups, e.g. psychocounsel
+    kind: Literal["rating", "ratio"] = "rating"
     scale_min: int = 1
     scale_max: int = 5
     anchors: list[ScaleAnchor] = Field(min_length=2)
+    behaviours: dict[str, str] = Field(default_factory=dict)  # ratio principles: behaviour code -> definition
+    ratio: RatioSpec | None = Field(default=None, validate_default=True)
     source: str = ""  # where the principle comes from (the rubric text is the project's own)
+
+    @field_validator("sets")
+    @classmethod
+    def _set_names(cls, value: list[str]) -> list[str]:
+        bad = [s for s in value if not re.match(ID_PATTERN, s)]
+        if bad:
+            raise ValueError(f"set names must be kebab-case, not {bad}")
+        return value
+
+    @field_validator("behaviours")
+    @classmethod
+    def _behaviours(cls, value: dict[str, str], info: ValidationInfo) -> dict[str, str]:
+        if value and info.data.get("kind") != "ratio":
+            raise ValueError("behaviour codes belong to 'kind: ratio' principles")
+        bad = [c for c in value if not re.match(CODE_PATTERN, c)]
+        if bad:
+            raise ValueError(f"behaviour codes must be kebab-case, not {bad}")
+        return value
+
+    @field_validator("ratio")
+    @classmethod
+    def _ratio(cls, value: RatioSpec | None, info: ValidationInfo) -> RatioSpec | None:
+        kind = info.data.get("kind")
+        if kind == "ratio" and value is None:
+            raise ValueError("a 'kind: ratio' principle needs a ratio (numerator and denominator behaviour codes)")
+        if kind != "ratio" and value is not None:
+            raise ValueError("only 'kind: ratio' principles have a ratio")
+        if value is not None and "behaviours" in info.data:
+            missing = sorted({*value.numerator, *value.denominator} - set(info.data["behaviours"]))
+            if missing:
+                raise ValueError(f"no definition in 'behaviours' for {missing}")
+        return value
 
     @model_validator(mode="after")
     def _anchors_in_range(self) -> "Principle":
+        if self.scale_min >= self.scale_max:
+            raise ValueError(f"scale_min {self.scale_min} must be below scale_max {self.scale_max}")
         for a in self.anchors:
             if not self.scale_min <= a.score <= self.scale_max:
                 raise ValueError(f"anchor score {a.score} outside {self.scale_min}..{self.scale_max}")

@@ -9,6 +9,7 @@ readers (``psyagents traces``) never block a running session.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import json
 import sqlite3
 import threading
@@ -47,6 +48,17 @@ class Turn:
     latency_ms: float | None = None
     prompt_tokens: int | None = None
     completion_tokens: int | None = None
+
+
+def _locked(method):
+    """Run a reading method under the store's lock: the connection is shared by a batch's threads."""
+
+    @functools.wraps(method)
+    def wrapper(self, *args, **kwargs):
+        with self._lock:
+            return method(self, *args, **kwargs)
+
+    return wrapper
 
 
 class TraceStore:
@@ -150,7 +162,8 @@ class TraceStore:
         """Log the candidate replies drawn for one counsellor turn; returns their ids in order.
 
         Each dict has ``text`` and optionally ``model``, ``source``, ``chosen``, ``score``, ``meta``;
-        its position is its ``idx``. Re-logging the same turn (a node re-run after a crash) replaces the rows.
+        its position is its ``idx``. Re-logging the same turn (a node re-run after a crash) replaces the rows,
+        and drops the verdicts and comparisons that referred to the replaced ones, in the same transaction.
         """
         rows = []
         for i, c in enumerate(candidates):
@@ -161,7 +174,12 @@ class TraceStore:
             })
 
         def write() -> list[int]:
-            self.db["candidates"].insert_all(rows, replace=True)
+            # Verdicts and comparisons of the candidates being replaced would point at rows that no longer exist.
+            old = "select id from candidates where session_id = ? and turn_idx = ?"
+            self.db.execute(f"delete from verdicts where candidate_id in ({old})", [session_id, turn_idx])
+            self.db.execute("delete from comparisons where session_id = ? and turn_idx = ?", [session_id, turn_idx])
+            self.db.execute("delete from candidates where session_id = ? and turn_idx = ?", [session_id, turn_idx])
+            self.db["candidates"].insert_all(rows)
             return [
                 r["id"] for r in self.db.query(
                     "select id from candidates where session_id = ? and turn_idx = ? order by idx", [session_id, turn_idx])
@@ -206,10 +224,12 @@ class TraceStore:
             run_id, {"status": status, "updated_at": now(), "summary": json.dumps(summary or {}, default=str)}))
 
     # reading -------------------------------------------------------------
+    @_locked
     def session_by_key(self, key: str) -> dict | None:
         rows = list(self.db["sessions"].rows_where("key = ?", [key]))
         return _decode(rows[0]) if rows else None
 
+    @_locked
     def candidates(self, session_id: str | None = None, turn_idx: int | None = None, source: str | None = None) -> list[dict]:
         clauses, args = [], []
         for col, val in (("session_id", session_id), ("turn_idx", turn_idx), ("source", source)):
@@ -218,6 +238,7 @@ class TraceStore:
         rows = self.db["candidates"].rows_where(" and ".join(clauses) or None, args, order_by="session_id, turn_idx, idx")
         return [_decode(r) for r in rows]
 
+    @_locked
     def comparisons(self, session_id: str | None = None, judge: str | None = None) -> list[dict]:
         clauses, args = [], []
         for col, val in (("session_id", session_id), ("judge", judge)):
@@ -230,6 +251,7 @@ class TraceStore:
             out.append(r)
         return out
 
+    @_locked
     def runs(self, kind: str | None = None) -> list[dict]:
         rows = self.db["runs"].rows_where("kind = ?" if kind else None, [kind] if kind else [], order_by="created_at desc")
         out = []
@@ -240,12 +262,14 @@ class TraceStore:
             out.append(r)
         return out
 
+    @_locked
     def run(self, run_id: str) -> dict:
         for r in self.runs():
             if r["id"] == run_id:
                 return r
         raise unknown("run", run_id, [r["id"] for r in self.runs()])
 
+    @_locked
     def session(self, session_id: str) -> dict:
         try:
             row = self.db["sessions"].get(session_id)
@@ -254,6 +278,7 @@ class TraceStore:
             raise unknown("session", session_id, ids) from None
         return _decode(row)
 
+    @_locked
     def sessions(self, *, limit: int | None = None) -> list[dict]:
         sql = (
             "select s.*, (select count(*) from turns t where t.session_id = s.id) as n_turns "
@@ -261,11 +286,13 @@ class TraceStore:
         )
         return [_decode(r) for r in self.db.query(sql)]
 
+    @_locked
     def turns(self, session_id: str) -> list[Turn]:
         fields = Turn.__dataclass_fields__
         rows = self.db["turns"].rows_where("session_id = ?", [session_id], order_by="idx")
         return [Turn(**{k: r[k] for k in fields}) for r in rows]
 
+    @_locked
     def events(self, session_id: str, kind: str | None = None) -> list[dict]:
         where, args = "session_id = ?", [session_id]
         if kind:
@@ -273,6 +300,7 @@ class TraceStore:
         return [_decode(r) for r in self.db["events"].rows_where(where, args, order_by="id")]
 
 
+    @_locked
     def verdicts(self, session_id: str | None = None, judge: str | None = None) -> list[dict]:
         """Recorded verdicts, oldest first, optionally for one session and one judge."""
         clauses, args = [], []

@@ -156,7 +156,7 @@ def test_parse_rubric_answer_says_what_is_wrong(text, problem):
 
 
 def test_judge_specs_resolve_with_suggestions():
-    assert {"rubric", "crisis-heuristic"} <= set(judges())
+    assert {"rubric", "rubric-set", "pairwise", "best-of-n", "reward", "heuristic", "crisis-heuristic"} <= set(judges())
     assert isinstance(get_judge("crisis-heuristic"), CrisisHeuristicJudge)
     with pytest.raises(PsyagentsError, match=r"unknown judge 'rubrik' \(did you mean 'rubric'\?\)"):
         get_judge("rubrik:local:smollm2")
@@ -330,7 +330,7 @@ def test_verdicts_migration_applies_after_m001():
     assert applied[0] == "m002_verdicts" and applied == [fn.__name__ for fn in MIGRATIONS[1:]]
     cols = {c.name for c in db["verdicts"].columns}
     assert cols == {"id", "session_id", "turn_idx", "judge", "principle", "score", "scale_min", "scale_max", "rationale",
-                    "status", "error", "raw", "created_at"}
+                    "status", "error", "raw", "created_at", "candidate_id"}  # candidate_id: m003
     assert any(ix.columns == ["session_id", "judge", "principle"] for ix in db["verdicts"].indexes)
     assert migrate(db) == []
 

@@ -52,3 +52,18 @@ def test_comparisons_and_runs(tmp_path):
     assert run["n_sessions"] == 1
     with pytest.raises(PsyagentsError, match="unknown run"):
         store.run("r2")
+
+
+def test_relogging_candidates_drops_their_verdicts_and_comparisons(tmp_path):
+    store = _store(tmp_path)
+    a, b = store.add_candidates("s1", 1, [{"text": "a"}, {"text": "b"}])
+    (c,) = store.add_candidates("s1", 3, [{"text": "c"}])
+    v = {"judge": "j", "principle": "empathy", "score": 4, "scale_min": 1, "scale_max": 5, "status": "ok"}
+    store.add_verdicts("s1", [v], turn_idx=1, candidate_id=a)
+    store.add_verdicts("s1", [v], turn_idx=3, candidate_id=c)
+    store.add_comparison("s1", 1, "j", [a, b], a)
+    store.add_comparison("s1", 3, "j", [c], c)
+    new = store.add_candidates("s1", 1, [{"text": "a2"}, {"text": "b2"}])
+    assert [v["candidate_id"] for v in store.verdicts("s1")] == [c]
+    assert [x["turn_idx"] for x in store.comparisons("s1")] == [3]
+    assert {r["id"] for r in store.candidates("s1", 1)} == set(new)
