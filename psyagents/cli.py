@@ -328,15 +328,12 @@ def _add_plugin_commands() -> None:
         _commands_added = True
 
 
-def main(argv: list[str] | None = None) -> None:
-    """Run the CLI; user errors become one line on stderr and exit code 2."""
-    # Model loading progress bars and warnings would interleave with the streamed dialogue.
-    os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
-    os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
+def run_group(group: click.Group, argv: list[str] | None, prog_name: str) -> None:
+    """Run a click group the way ``psyagents`` does: user errors become one line on stderr and exit code 2,
+    Ctrl-C exits 130. Plugins with their own entry point (``python -m psyagents_trl``) use it too."""
     try:
-        _add_plugin_commands()
-        cli.main(args=argv, prog_name="psyagents", standalone_mode=False)
-    except click.exceptions.Abort:
+        group.main(args=argv, prog_name=prog_name, standalone_mode=False)
+    except (click.exceptions.Abort, KeyboardInterrupt):
         err_console.print("Aborted.")
         sys.exit(130)
     except click.exceptions.Exit as exc:
@@ -347,6 +344,19 @@ def main(argv: list[str] | None = None) -> None:
     except PsyagentsError as exc:
         click.echo(f"Error: {exc}", err=True)
         sys.exit(2)
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Run the CLI; user errors become one line on stderr and exit code 2."""
+    # Model loading progress bars and warnings would interleave with the streamed dialogue.
+    os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
+    os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
+    try:
+        _add_plugin_commands()
+    except PsyagentsError as exc:
+        click.echo(f"Error: {exc}", err=True)
+        sys.exit(2)
+    run_group(cli, argv, "psyagents")
 
 
 if __name__ == "__main__":

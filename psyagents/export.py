@@ -11,7 +11,10 @@ counsellor turn is a training target. Two formats:
   Agents' SimPsyDial corpus is; ``dataset_info.json`` is written for it too).
 
 Sessions are split into train/validation/test by a hash of the seed and the session id, so a
-session's split never depends on which other sessions are exported or in what order.
+session's split never depends on which other sessions are exported or in what order. Judge
+verdicts can filter the data (``min_score``, per session or per counsellor turn); the helpers for
+picking a judge's latest verdicts are shared with ``psyagents.preference`` (preference, reward and
+KTO exports, and the preference import).
 """
 
 from __future__ import annotations
@@ -27,7 +30,7 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
-from .errors import PsyagentsError
+from .errors import PsyagentsError, unknown
 from .risk import RISK_LEVELS, level_index
 from .tracing import TraceStore, Turn
 
@@ -124,6 +127,17 @@ def _split_of(session_id: str, seed: int, splits: tuple[float, float, float]) ->
     return next(name for name, share in reversed(list(zip(SPLITS, splits))) if share > 0)
 
 
+def check_paths(db: str | Path, out_dir: str | Path) -> tuple[Path, Path]:
+    """An export's database (must exist) and output folder (must not be a file)."""
+    db = Path(db)
+    if not db.exists():
+        raise PsyagentsError(f"database '{db}' does not exist")
+    out = Path(out_dir)
+    if out.exists() and not out.is_dir():
+        raise PsyagentsError(f"output '{out}' is a file, not a folder")
+    return db, out
+
+
 def _check_splits(splits: Any) -> tuple[float, float, float]:
     try:
         values = tuple(float(s) for s in splits)
@@ -167,12 +181,109 @@ def dataset_info(fmt: str, splits: tuple[str, ...] = SPLITS, prefix: str = "psya
     }
 
 
+def progress(items, total: int | None = None, label: str = "", console=None):
+    """Yield ``items`` with a rich progress bar on stderr when it is a terminal; silently otherwise."""
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    console = console or Console(stderr=True)
+    if not console.is_terminal:
+        yield from items
+        return
+    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
+    with Progress(*columns, console=console, transient=True) as bar:
+        task = bar.add_task(label, total=total)
+        for item in items:
+            yield item
+            bar.advance(task)
+
+
+# judge scores ----------------------------------------------------------------
+def resolve_principles(spec: str | list[str] | tuple[str, ...] | None) -> list[str] | None:
+    """Principle ids for ``--principles`` (sets, ids or files, see ``judging.resolve_principles``); None for all."""
+    if not spec:
+        return None
+    from .judging import resolve_principles as resolve
+
+    return [p.id for p in resolve(spec)]
+
+
+def usable_verdicts(store: TraceStore, principles: list[str] | None = None) -> list[dict]:
+    """The latest ok, scored verdict per (judge, principle, session, turn, candidate), oldest first."""
+    latest: dict[tuple, dict] = {}
+    for v in store.db.query("select * from verdicts where status = 'ok' and score is not null order by id"):
+        if principles is None or v["principle"] in principles:
+            latest[(v["judge"], v["principle"], v["session_id"], v["turn_idx"], v["candidate_id"])] = v
+    return list(latest.values())
+
+
+def pick_judge(verdicts: list[dict], judge: str | None, what: str) -> str | None:
+    """The judge whose verdicts to use: ``judge`` if it has any, the only judge there is, or None when there are none."""
+    judges = sorted({v["judge"] for v in verdicts})
+    if judge is not None:
+        if judge not in judges:
+            raise unknown(f"judge with verdicts on {what}", judge, judges)
+        return judge
+    if len(judges) > 1:
+        raise PsyagentsError(f"verdicts on {what} come from several judges ({', '.join(judges)}); choose one with --judge")
+    return judges[0] if judges else None
+
+
+def check_scales(verdicts: list[dict]) -> None:
+    """Refuse to add up scores on different scales (a 1-5 principle and a 0-6 one)."""
+    scales: dict[tuple, set[str]] = {}
+    for v in verdicts:
+        scales.setdefault((v["scale_min"], v["scale_max"]), set()).add(v["principle"])
+    if len(scales) > 1:
+        parts = "; ".join(f"{a}-{b}: {', '.join(sorted(ps))}" for (a, b), ps in sorted(scales.items(), key=str))
+        raise PsyagentsError(f"the verdicts are on different scales ({parts}); choose principles on one scale with --principles")
+
+
+def _mean(xs: list[float]) -> float | None:
+    return sum(xs) / len(xs) if xs else None
+
+
+class _JudgeScores:
+    """Mean judge scores of sessions and counsellor turns, for ``export_sft``'s judge filter."""
+
+    def __init__(self, store: TraceStore, judge: str | None, principles: list[str] | None):
+        verdicts = usable_verdicts(store, principles)
+        chosen = {r["id"]: (r["session_id"], r["turn_idx"]) for r in store.db.query("select id, session_id, turn_idx from candidates where chosen = 1")}
+        # verdicts on the session or its turns, and on the candidates the dialogue continued with
+        relevant = [v for v in verdicts if v["candidate_id"] is None or v["candidate_id"] in chosen]
+        self.judge = pick_judge(relevant, judge, "sessions, turns or chosen candidates")
+        if self.judge is None:
+            raise PsyagentsError("--min-score: the database has no judge verdicts" + (" on these principles" if principles else "")
+                                 + "; run `psyagents judge` first")
+        mine = [v for v in relevant if v["judge"] == self.judge]
+        check_scales(mine)
+        self.session: dict[str, list[float]] = {}
+        own: dict[tuple, list[float]] = {}
+        via_candidate: dict[tuple, list[float]] = {}
+        for v in mine:
+            self.session.setdefault(v["session_id"], []).append(v["score"])
+            if v["candidate_id"] is not None:
+                via_candidate.setdefault(chosen[v["candidate_id"]], []).append(v["score"])
+            elif v["turn_idx"] is not None:
+                own.setdefault((v["session_id"], v["turn_idx"]), []).append(v["score"])
+        self.turn = {**via_candidate, **own}  # a turn's own verdicts win over its chosen candidate's
+        self.scale = (mine[0]["scale_min"], mine[0]["scale_max"]) if mine else None
+
+    def session_mean(self, session_id: str) -> float | None:
+        return _mean(self.session.get(session_id, []))
+
+    def turn_mean(self, session_id: str, idx: int) -> float | None:
+        return _mean(self.turn.get((session_id, idx), []))
+
+
 FILTER_LABELS = {
     "not_completed": "status is not completed",
     "empty": "no counsellor reply to the client",
     "style": "--style",
     "persona": "--persona",
     "end_reason": "--end-reason",
+    "unjudged": "no judge verdict (--min-score)",
+    "judge_score": "--min-score",
     "min_turns": "--min-turns",
     "safety": "--exclude-flagged (screened moderate or above)",
     "duplicate": "duplicate dialogue",
@@ -193,24 +304,37 @@ def export_sft(
     scrub: bool = False,
     splits: tuple[float, float, float] = (0.9, 0.05, 0.05),
     seed: int = 0,
+    judge: str | None = None,
+    min_score: float | None = None,
+    score_on: str = "session",
+    principles: str | list[str] | None = None,
 ) -> dict:
-    """Write an SFT dataset from the completed sessions in ``db`` to ``out_dir``; returns the dataset card data."""
+    """Write an SFT dataset from the completed sessions in ``db`` to ``out_dir``; returns the dataset card data.
+
+    With ``min_score``, judge verdicts filter the data (``judge`` picks whose, ``principles`` a set or
+    ids): ``score_on="session"`` keeps sessions whose mean score is at least ``min_score``;
+    ``score_on="turn"`` ends each dialogue before its first counsellor turn whose mean score is below
+    it (or that has no verdict), so no such reply is ever a target.
+    """
     if format not in FORMATS:
         raise PsyagentsError(f"unknown export format '{format}'; expected one of {', '.join(FORMATS)}")
     if safety not in ("keep", "exclude"):
         raise PsyagentsError(f"safety must be 'keep' or 'exclude', not {safety!r}")
     if not isinstance(min_turns, int) or min_turns < 0:
         raise PsyagentsError(f"min_turns must be a non-negative whole number, not {min_turns!r}")
+    if score_on not in ("session", "turn"):
+        raise PsyagentsError(f"score_on must be 'session' or 'turn', not {score_on!r}")
+    if min_score is not None and not isinstance(min_score, (int, float)):
+        raise PsyagentsError(f"min_score must be a number, not {min_score!r}")
+    if min_score is None and (judge or principles):
+        raise PsyagentsError("--judge and --principles choose the verdicts for --min-score; give --min-score too")
     split_shares = _check_splits(splits)
-    db = Path(db)
-    if not db.exists():
-        raise PsyagentsError(f"database '{db}' does not exist")
-    out = Path(out_dir)
-    if out.exists() and not out.is_dir():
-        raise PsyagentsError(f"output '{out}' is a file, not a folder")
+    db, out = check_paths(db, out_dir)
+    principle_ids = resolve_principles(principles)
 
     store = TraceStore(db, create=False)
     try:
+        scores = _JudgeScores(store, judge, principle_ids) if min_score is not None else None
         rows = [_decode_row(r) for r in store.db.query("select rowid as _rowid, * from sessions order by rowid")]
         flagged = {
             r["session_id"]
@@ -225,9 +349,17 @@ def export_sft(
     seen: set[str] = set()
     examples: dict[str, list[dict]] = {s: [] for s in SPLITS}
     kept: list[dict] = []
-    for row in rows:
+    cut_turns = 0
+    for row in progress(rows, len(rows), "sft export"):
         cfg = row.get("config") if isinstance(row.get("config"), dict) else {}
         messages = dialogue(turns[row["id"]])
+        judged, unjudged = messages, False
+        if scores is not None and score_on == "turn":
+            means = {t.idx: scores.turn_mean(row["id"], t.idx) for t in turns[row["id"]] if t.speaker == "counselor" and (t.text or "").strip()}
+            unjudged = all(m is None for m in means.values())
+            below = [i for i, m in means.items() if m is None or m < min_score]
+            if below:
+                judged = dialogue([t for t in turns[row["id"]] if t.idx < min(below)])
         reason = None
         if row["status"] != "completed":
             reason = "not_completed"
@@ -239,10 +371,19 @@ def export_sft(
             reason = "persona"
         elif end_reasons and row.get("end_reason") not in end_reasons:
             reason = "end_reason"
-        elif sum(m["role"] == "assistant" for m in messages) < min_turns:
+        elif unjudged or (scores is not None and score_on == "session" and scores.session_mean(row["id"]) is None):
+            reason = "unjudged"
+        elif scores is not None and score_on == "session" and scores.session_mean(row["id"]) < min_score:
+            reason = "judge_score"
+        elif not judged:
+            reason = "judge_score"
+        elif sum(m["role"] == "assistant" for m in judged) < min_turns:
             reason = "min_turns"
         elif safety == "exclude" and row["id"] in flagged:
             reason = "safety"
+        if reason is None:
+            cut_turns += sum(m["role"] == "assistant" for m in messages) - sum(m["role"] == "assistant" for m in judged)
+            messages = judged
         if reason is None and dedupe:
             key = hashlib.sha256(json.dumps(messages, ensure_ascii=False).encode()).hexdigest()
             if key in seen:
@@ -292,7 +433,12 @@ def export_sft(
             "min_turns": min_turns, "end_reasons": list(end_reasons or []), "styles": list(styles or []),
             "personas": list(personas or []), "safety": safety, "dedupe": dedupe, "scrub": scrub,
             "splits": list(split_shares), "seed": seed,
+            "judge": None if scores is None else {
+                "judge": scores.judge, "min_score": min_score, "score_on": score_on, "principles": principle_ids,
+                "scale": list(scores.scale) if scores.scale else None,
+            },
         },
+        "judge_cut_turns": cut_turns,
         "runs": {key: distinct(key) for key in ("counselor", "client", "style", "graph", "max_turns")},
     }
     _write_atomic(out / "README.md", dataset_card(card))
@@ -355,6 +501,7 @@ def dataset_card(card: dict) -> str:
         f"- safety: {'exclude sessions screened moderate or above' if f['safety'] == 'exclude' else 'keep all'}",
         f"- de-duplication: {'on' if f['dedupe'] else 'off'}; scrubbing of names, e-mails, phones, addresses: {'on' if f['scrub'] else 'off'}",
         f"- split shares (train, validation, test): {', '.join(str(s) for s in f['splits'])}, by hash of session id with seed {f['seed']}",
+        f"- judge score: {_judge_line(f.get('judge'), card.get('judge_cut_turns', 0))}",
         "",
         "## Sessions skipped",
         "",
@@ -366,6 +513,16 @@ def dataset_card(card: dict) -> str:
         "",
     ]
     return "\n".join(lines)
+
+
+def _judge_line(j: dict | None, cut: int) -> str:
+    if not j:
+        return "not filtered"
+    what = f"mean of `{j['judge']}`'s verdicts" + (f" on {', '.join(j['principles'])}" if j["principles"] else " on every principle it rated")
+    if j["score_on"] == "session":
+        return f"{what} over the session (its turns and chosen candidates included) at least {j['min_score']}"
+    return (f"{what} on each counsellor turn at least {j['min_score']}: a dialogue ends before its first counsellor turn "
+            f"below that or without a verdict ({cut} counsellor turns cut)")
 
 
 # import ----------------------------------------------------------------------
@@ -433,7 +590,7 @@ def import_sharegpt(path: str | Path, db: str | Path) -> int:
     added = 0
     try:
         existing = {r["id"] for r in store.db.query("select id from sessions")}
-        for i, (system, messages) in enumerate(parsed):
+        for i, (system, messages) in enumerate(progress(parsed, len(parsed), "import sharegpt")):
             digest = hashlib.sha256(json.dumps([i, system, messages], ensure_ascii=False).encode()).hexdigest()[:12]
             session_id = f"imp-{digest}"
             if session_id in existing:

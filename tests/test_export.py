@@ -158,28 +158,32 @@ def test_cli_export_and_import(traces, tmp_path):
         assert r.returncode == 0 and "Imported 11 dialogues" in r.stdout
 
 
-def _one_line_error(r, *needles):
-    assert r.returncode == 2, (r.stdout, r.stderr)
-    lines = r.stderr.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("Error: "), r.stderr
+def _one_line_error(capsys, args, *needles):
+    """Run the real entry point in-process (a subprocess per case costs seconds) and expect one ``Error:`` line, exit 2."""
+    from tests.test_preference import cli_main
+
+    code, out, err = cli_main(capsys, *args)
+    assert code == 2, (out, err)
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("Error: "), err
     for needle in needles:
         assert needle in lines[0]
 
 
-def test_cli_errors_are_one_line(traces, tmp_path):
-    _one_line_error(run_cli("export", "sft", "--db", str(tmp_path / "missing.db"), "-o", str(tmp_path / "o")), "missing.db", "does not exist")
-    _one_line_error(run_cli("export", "sft", "--db", str(traces), "-o", str(tmp_path / "o"), "--style", "nope"), "--style removed 5")
-    _one_line_error(run_cli("export", "sft", "--db", str(traces), "-o", str(tmp_path / "o"), "--min-turns", "9"), "--min-turns removed")
+def test_cli_errors_are_one_line(traces, tmp_path, capsys):
+    _one_line_error(capsys, ("export", "sft", "--db", str(tmp_path / "missing.db"), "-o", str(tmp_path / "o")), "missing.db", "does not exist")
+    _one_line_error(capsys, ("export", "sft", "--db", str(traces), "-o", str(tmp_path / "o"), "--style", "nope"), "--style removed 5")
+    _one_line_error(capsys, ("export", "sft", "--db", str(traces), "-o", str(tmp_path / "o"), "--min-turns", "9"), "--min-turns removed")
     assert not (tmp_path / "o").exists()
     bad = tmp_path / "bad.json"
     bad.write_text(json.dumps([{"messages": [{"role": "user", "content": "hi"}, {"role": "assistant", "content": "hello"}]},
                                {"messages": [{"role": "user", "content": "hi"}, {"role": "bot", "content": "x"}]}]))
-    _one_line_error(run_cli("import", "sharegpt", str(bad), "--db", str(tmp_path / "i.db")), "bad.json", "item 1", "messages[1]", "'role'")
+    _one_line_error(capsys, ("import", "sharegpt", str(bad), "--db", str(tmp_path / "i.db")), "bad.json", "item 1", "messages[1]", "'role'")
     assert not (tmp_path / "i.db").exists()  # nothing written when any item is bad
     bad.write_text("[{")
-    _one_line_error(run_cli("import", "sharegpt", str(bad), "--db", str(tmp_path / "i.db")), "bad.json", "cannot parse")
+    _one_line_error(capsys, ("import", "sharegpt", str(bad), "--db", str(tmp_path / "i.db")), "bad.json", "cannot parse")
     bad.write_text(json.dumps([{"text": "hi"}]))
-    _one_line_error(run_cli("import", "sharegpt", str(bad), "--db", str(tmp_path / "i.db")), "item 0", "'messages'")
+    _one_line_error(capsys, ("import", "sharegpt", str(bad), "--db", str(tmp_path / "i.db")), "item 0", "'messages'")
 
 
 def test_interrupted_export_leaves_whole_files(traces, tmp_path, monkeypatch):
@@ -225,3 +229,90 @@ def test_trl_sft_trainer_accepts_messages_export(traces, tmp_path):
     trainer = SFTTrainer(model=model, args=args, train_dataset=ds, processing_class=tokenizer)
     result = trainer.train()
     assert result.global_step == 2
+
+
+# judge-score filter ------------------------------------------------------------
+def _judged_db(path: Path) -> Path:
+    """Sessions built with TraceStore: a (all turns good), b (turn 3 poor), c (never judged), d (rated through candidates)."""
+    from psyagents.tracing import TraceStore, Turn
+
+    store = TraceStore(path)
+    lines = [("client", "I can't sleep."), ("counselor", "That sounds hard."), ("client", "Exams."),
+             ("counselor", "What worries you most?"), ("client", "Failing."), ("counselor", "Let's look at that fear.")]
+    for sid in "abcd":
+        store.start_session(sid, config={"style": "cbt"}, persona={"id": "maya"}, versions={})
+        for i, (speaker, text) in enumerate(lines):
+            store.add_turn(sid, Turn(idx=i, speaker=speaker, text=f"{text} ({sid})"))
+        store.set_status(sid, "completed", end_reason="turn_cap")
+    verdict = lambda score, judge="rubric:x": {"judge": judge, "principle": "empathy", "score": score, "scale_min": 1, "scale_max": 5, "status": "ok"}
+    for sid, scores in (("a", (5, 5, 4)), ("b", (4, 2, 5))):
+        for idx, score in zip((1, 3, 5), scores):
+            store.add_verdicts(sid, [verdict(score)], turn_idx=idx)
+    store.add_verdicts("b", [{**verdict(None), "status": "failed", "error": "unparseable"}], turn_idx=3)  # failed: ignored
+    chosen, other = store.add_candidates("d", 1, [{"text": "That sounds hard. (d)", "chosen": True}, {"text": "Sleep more."}])
+    store.add_verdicts("d", [verdict(5)], turn_idx=1, candidate_id=chosen)
+    store.add_verdicts("d", [verdict(1)], turn_idx=1, candidate_id=other)  # not the turn's reply: ignored
+    store.close()
+    return path
+
+
+def test_judge_score_filter_per_session_and_per_turn(tmp_path):
+    db = _judged_db(tmp_path / "j.db")
+    card = export_sft(db, tmp_path / "s", format="messages", min_score=4, splits=(1, 0, 0), dedupe=False)
+    assert card["skipped"] == {"judge_score": 1, "unjudged": 1} and card["sessions_exported"] == 2  # a (4.67) and d (5)
+    assert card["filters"]["judge"] == {"judge": "rubric:x", "min_score": 4, "score_on": "session", "principles": None, "scale": [1, 5]}
+    card = export_sft(db, tmp_path / "t", format="messages", min_score=4, score_on="turn", splits=(1, 0, 0))
+    targets = {r["messages"][1]["content"][-2]: [m["content"] for m in r["messages"] if m["role"] == "assistant"] for r in _rows(tmp_path / "t")}
+    assert targets == {"a": ["That sounds hard. (a)", "What worries you most? (a)", "Let's look at that fear. (a)"],
+                       "b": ["That sounds hard. (b)"],  # ends before the poor turn 3
+                       "d": ["That sounds hard. (d)"]}  # turn 1 via its chosen candidate; turn 3 has no verdict
+    assert card["judge_cut_turns"] == 4 and card["skipped"] == {"unjudged": 1}
+    readme = (tmp_path / "t" / "README.md").read_text()
+    assert "judge score: mean of `rubric:x`'s verdicts" in readme and "4 counsellor turns cut" in readme
+    assert export_sft(db, tmp_path / "u", min_score=4, score_on="turn", min_turns=2)["sessions_exported"] == 1
+    with pytest.raises(psyagents.PsyagentsError, match="give --min-score"):
+        export_sft(db, tmp_path / "v", judge="rubric:x")
+    with pytest.raises(psyagents.PsyagentsError, match="unknown judge.*'rubric:y'.*did you mean 'rubric:x'"):
+        export_sft(db, tmp_path / "v", min_score=3, judge="rubric:y")
+    with pytest.raises(psyagents.PsyagentsError, match="--min-score removed 3"):
+        export_sft(db, tmp_path / "v", min_score=5.5)
+
+
+def test_cli_judge_filter_and_several_judges(tmp_path, capsys):
+    from psyagents.tracing import TraceStore
+
+    db = _judged_db(tmp_path / "j.db")
+    r = run_cli("export", "sft", "--db", str(db), "-o", str(tmp_path / "o"), "--min-score", "4", "--score-on", "turn", "--splits", "1,0,0")
+    assert r.returncode == 0 and "Exported 3 of 4 sessions" in r.stdout and r.stderr == "", r.stderr
+    store = TraceStore(db)
+    store.add_verdicts("a", [{"judge": "rubric:y", "principle": "empathy", "score": 1, "scale_min": 1, "scale_max": 5, "status": "ok"}])
+    store.close()
+    from tests.test_preference import cli_main
+
+    _one_line_error(capsys, ("export", "sft", "--db", str(db), "-o", str(tmp_path / "p"), "--min-score", "4"), "several judges", "--judge")
+    code, _, err = cli_main(capsys, "export", "sft", "--db", str(db), "-o", str(tmp_path / "p"), "--min-score", "4", "--judge", "rubric:y")
+    assert code == 2 and "--min-score removed 1" in err and "no judge verdict (--min-score) removed 3" in err
+
+
+def test_progress_bar_only_on_a_terminal():
+    import io
+
+    from rich.console import Console
+
+    from psyagents.export import progress
+
+    quiet = io.StringIO()
+    assert list(progress(range(3), 3, "sft export", console=Console(file=quiet))) == [0, 1, 2]
+    assert quiet.getvalue() == ""
+    loud = io.StringIO()
+    assert list(progress(range(3), 3, "sft export", console=Console(file=loud, force_terminal=True))) == [0, 1, 2]
+    assert "sft export" in loud.getvalue() and "3/3" in loud.getvalue()
+
+
+@pytest.mark.skipif(not SIMPSYDIAL.exists(), reason="shared SimPsyDial sample absent")
+def test_simpsydial_export_matches_its_llama_factory_entry(tmp_path):
+    import_sharegpt(SIMPSYDIAL, tmp_path / "imp.db")
+    export_sft(tmp_path / "imp.db", tmp_path / "out", format="messages", splits=(1, 0, 0))
+    theirs = json.loads((SIMPSYDIAL.parent / "simpsydial-dataset_info.json").read_text())["data"]
+    ours = json.loads((tmp_path / "out" / "dataset_info.json").read_text())["psyagents_sft_train"]
+    assert {k: ours[k] for k in ("formatting", "columns", "tags")} == {k: theirs[k] for k in ("formatting", "columns", "tags")}
