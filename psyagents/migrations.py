@@ -19,18 +19,40 @@ def migration(fn: Callable[[sqlite_utils.Database], None]) -> Callable[[sqlite_u
 
 
 def migrate(db: sqlite_utils.Database) -> list[str]:
-    """Apply pending migrations; returns the names applied."""
-    db["_migrations"].create({"name": str, "applied_at": str}, pk="name", if_not_exists=True)
-    done = {row["name"] for row in db["_migrations"].rows}
-    applied = []
-    for fn in MIGRATIONS:
-        if fn.__name__ in done:
-            continue
-        with db.conn:
+    """Apply pending migrations; returns the names applied.
+
+    All pending migrations run in one ``BEGIN IMMEDIATE`` transaction, so processes or threads
+    opening a new database at the same moment take turns (waiting up to the connection's busy
+    timeout) and the later ones find the work done instead of creating the tables twice.
+    """
+    if _pending(db) == []:
+        return []
+    conn = db.conn
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        conn.execute("CREATE TABLE IF NOT EXISTS [_migrations] ([name] TEXT PRIMARY KEY, [applied_at] TEXT)")
+        done = {row[0] for row in conn.execute("SELECT name FROM _migrations")}
+        applied = []
+        for fn in MIGRATIONS:
+            if fn.__name__ in done:
+                continue
             fn(db)
-            db["_migrations"].insert({"name": fn.__name__, "applied_at": dt.datetime.now(dt.timezone.utc).isoformat()})
-        applied.append(fn.__name__)
+            conn.execute("INSERT INTO _migrations (name, applied_at) VALUES (?, ?)",
+                         [fn.__name__, dt.datetime.now(dt.timezone.utc).isoformat()])
+            applied.append(fn.__name__)
+        conn.commit()
+    except BaseException:
+        conn.rollback()
+        raise
     return applied
+
+
+def _pending(db: sqlite_utils.Database) -> list[str] | None:
+    """Names of migrations not yet applied; None when the database has no migrations table yet."""
+    if not db["_migrations"].exists():
+        return None
+    done = {row[0] for row in db.conn.execute("SELECT name FROM _migrations")}
+    return [fn.__name__ for fn in MIGRATIONS if fn.__name__ not in done]
 
 
 @migration

@@ -49,3 +49,42 @@ def test_a_session_id_cannot_be_reused(db):
     store.start_session("s", config={}, persona={"id": "p"}, versions={})
     with pytest.raises(PsyagentsError, match="session 's' already exists"):
         store.start_session("s", config={}, persona={"id": "p"}, versions={})
+
+
+def _open_and_start(path, i):
+    store = TraceStore(path)
+    store.start_session(f"s{i}", config={}, persona={"id": "p"}, versions={})
+    store.close()
+
+
+def test_many_writers_can_create_the_same_new_database(tmp_path):
+    """Processes and threads opening one new file at once: migrations run once, nobody sees 'locked'."""
+    import multiprocessing
+    import threading
+
+    for trial in range(2):
+        path = tmp_path / f"p{trial}.db"
+        procs = [multiprocessing.Process(target=_open_and_start, args=(path, i)) for i in range(4)]
+        for p in procs:
+            p.start()
+        for p in procs:
+            p.join(60)
+        assert [p.exitcode for p in procs] == [0] * 4
+        errors = []
+        path = tmp_path / f"t{trial}.db"
+
+        def worker(i):
+            try:
+                _open_and_start(path, i)
+            except Exception as exc:  # noqa: BLE001 - collected for the assertion below
+                errors.append(repr(exc))
+
+        threads = [threading.Thread(target=worker, args=(i,)) for i in range(8)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(60)
+        assert errors == []
+        store = TraceStore(path)
+        assert len(store.sessions()) == 8
+        assert store.db["_migrations"].count == len(__import__("psyagents.migrations").migrations.MIGRATIONS)
