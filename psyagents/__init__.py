@@ -2,25 +2,29 @@
 
 from .errors import PsyagentsError
 from .hookspecs import hookimpl
-from .judging import Judge, Verdict, get_judge
+from .judging import Choice, ComparativeJudge, Judge, Verdict, get_judge, resolve_principles
 from .models import get_chat_model
 from .registry import get_graph_spec, get_persona, get_style, personas, styles
 from .reply_safety import ReplyCheck, screen_reply
 from .risk import RiskAssessment
 from .safety import SafetyCheck, screen
 from .session import Session, load_session, resume_session, run_session
+from .simulate import Progress, SimulateResult, asimulate, simulate
 from .specs import GraphSpec, Persona, Principle
 from .styles import Plan, PlanView, StyleLimits, TherapyStyle
 from .tracing import TraceStore, Turn
 
 __all__ = [
     "GraphSpec",
+    "Choice",
+    "ComparativeJudge",
     "Judge",
     "ReplyCheck",
     "RiskAssessment",
     "SafetyCheck",
     "Verdict",
     "get_judge",
+    "resolve_principles",
     "screen",
     "screen_reply",
     "Persona",
@@ -42,5 +46,9 @@ __all__ = [
     "personas",
     "resume_session",
     "run_session",
+    "simulate",
+    "asimulate",
+    "Progress",
+    "SimulateResult",
     "styles",
 ]

@@ -25,9 +25,13 @@ DEFAULT_PLUGINS = (
     "psyagents.default_plugins.safety_layers",
     "psyagents.default_plugins.reply_safety",
     "psyagents.default_plugins.judges",
+    "psyagents.default_plugins.principle_commands",
     "psyagents.default_plugins.safety_commands",
     "psyagents.default_plugins.screen_commands",
     "psyagents.default_plugins.data_commands",
+    "psyagents.default_plugins.simulate_commands",
+    "psyagents.default_plugins.llamacpp_models",
+    "psyagents.default_plugins.eval_commands",
 )
 
 ENTRY_POINT_GROUP = "psyagents"

@@ -194,7 +194,7 @@ DEFAULT_RULES: tuple[ReplyRule, ...] = (
     ReplyRule("medication", rf"\b(?:{_MED_VERB}\s+(?:taking\s+|using\s+)?|(?:try|trying)\s+){_DET}{_DRUG}\b", ("negated", "question", "doctor"),
               advice=True),
     ReplyRule("medication", rf"\byou (?:don't|do not) (?:really )?need (?:to take )?{_DET}{_DRUG}\b", ("question", "doctor")),
-    ReplyRule("medication", rf"\b(?:meds|medication|medicine|pills|anti-?depressants?)\s+(?:are|is)\s+(?:just\s+)?"
+    ReplyRule("medication", r"\b(?:meds|medication|medicine|pills|anti-?depressants?)\s+(?:are|is)\s+(?:just\s+)?"
               r"(?:poison|a crutch|bad for you|dangerous|useless|pointless|unnecessary)\b", ("negated", "question", "reported")),
     ReplyRule("medication", r"\d+(?:\.\d+)?\s?(?:mg|毫克|微克|毫升)", ("question", "reported", "doctor")),
     ReplyRule("medication", f"(?:吃|服|吞|吞下|来|加|加到|减到|再吃|多吃|吃上){_ZH_NUM}(?:片|粒|颗)", ("negated", "question", "reported", "doctor")),

@@ -7,13 +7,16 @@ the same SQLite file, so ``resume_session(id, db)`` can pick up after a crash.
 
 from __future__ import annotations
 
+import asyncio
+import functools
 import importlib.metadata
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import AIMessageChunk
 from langgraph.checkpoint.sqlite import SqliteSaver
 from langgraph.types import Command
@@ -36,9 +39,16 @@ DEFAULT_MODEL = "local:smollm2"
 VERSIONED_PACKAGES = ("psyagents", "langgraph", "langchain-core", "pluggy", "pydantic", "transformers", "torch", "langchain-openai")
 
 EventHandler = Callable[[str, Any], None]
+FRESH_INPUT = {"messages": [], "turn": 0, "max_risk": "none"}
 
 
 def package_versions() -> dict[str, str]:
+    return dict(_package_versions())
+
+
+@functools.lru_cache(maxsize=1)
+def _package_versions() -> dict[str, str]:
+    # Reading package metadata costs ~5 ms; a batch records it for every session.
     out = {}
     for name in VERSIONED_PACKAGES:
         try:
@@ -93,10 +103,15 @@ def build_context(
     seed: int | None,
     trace: TraceStore | None,
     supervise: bool = False,
+    models: Mapping[str, BaseChatModel] | None = None,
 ) -> SessionContext:
-    """Build the models and everything else the nodes need; one model serves both sides when the strings match."""
-    counselor_model = get_chat_model(counselor)
-    client_model = counselor_model if client == counselor else get_chat_model(client)
+    """Build the models and everything else the nodes need; one model serves both sides when the strings match.
+
+    ``models`` maps model strings to models already built (a batch shares them between sessions).
+    """
+    models = models or {}
+    counselor_model = models.get(counselor) or get_chat_model(counselor)
+    client_model = counselor_model if client == counselor else (models.get(client) or get_chat_model(client))
     return SessionContext(
         session_id=session_id, persona=persona, style=style, counselor=counselor_model, client=client_model,
         counselor_spec=counselor, client_spec=client, max_turns=max_turns, seed=seed, trace=trace,
@@ -141,20 +156,139 @@ def _run(store: TraceStore, ctx: SessionContext, spec: GraphSpec, graph_input: A
         except Exception as exc:
             store.set_status(ctx.session_id, "failed", error=f"{type(exc).__name__}: {exc}")
             raise
-        if pending is not None:
-            store.set_status(ctx.session_id, "paused")
-            store.add_event(ctx.session_id, "paused", turn_idx=pending.get("turn_idx"), level=pending.get("risk"), draft=pending.get("draft"))
-            if on_event:
-                on_event("paused", {"session_id": ctx.session_id, **pending})
-            session = Session.load(store, ctx.session_id)
-            session.pending = pending
-            return session
-        row = store.session(ctx.session_id)
-        if row["status"] == "running":  # a graph that ends without an end node
-            store.set_status(ctx.session_id, "completed", end_reason=row["end_reason"] or "graph_end")
-        return Session.load(store, ctx.session_id)
+        _finish(store, ctx.session_id, pending, on_event)
+        session = Session.load(store, ctx.session_id)
+        session.pending = pending
+        return session
     finally:
         conn.close()
+
+
+def _finish(store: TraceStore, session_id: str, pending: dict | None, on_event: EventHandler | None) -> str:
+    """Record how a graph run stopped (paused for a human, or ended); returns the session's status."""
+    if pending is not None:
+        store.set_status(session_id, "paused")
+        store.add_event(session_id, "paused", turn_idx=pending.get("turn_idx"), level=pending.get("risk"), draft=pending.get("draft"))
+        if on_event:
+            on_event("paused", {"session_id": session_id, **pending})
+        return "paused"
+    with store._lock:  # the store may be shared with node threads (a batch)
+        row = store.session(session_id)
+    if row["status"] == "running":  # a graph that ends without an end node
+        store.set_status(session_id, "completed", end_reason=row["end_reason"] or "graph_end")
+        return "completed"
+    return row["status"]
+
+
+# async path (batches: psyagents.simulate) ------------------------------------
+async def _adrive(graph, graph_input: Any, thread_id: str, max_turns: int, on_event: EventHandler | None, tokens: bool) -> dict | None:
+    """``_drive`` on the graph's async API.
+
+    With ``tokens=False`` (a batch) only ``turn`` events are reported, read from the nodes'
+    state updates: the custom stream wakes the event loop from the node threads for every
+    event, which costs a batch more CPU per turn than it is worth.
+    """
+    config = {"configurable": {"thread_id": thread_id}, "recursion_limit": 12 * max_turns + 40}
+    modes = ["messages", "custom"] if tokens else ["updates"]
+    async for mode, payload in graph.astream(graph_input, config, stream_mode=modes):
+        if on_event is None:
+            continue
+        if mode == "updates":
+            for node, update in payload.items():
+                for message in (update or {}).get("messages", []) if isinstance(update, dict) else []:
+                    on_event("turn", {"node": node, "speaker": message.name, "text": str(message.content)})
+        elif mode == "messages":
+            chunk, meta = payload
+            text = chunk.content if isinstance(chunk, AIMessageChunk) and isinstance(chunk.content, str) else ""
+            if text:
+                on_event("token", {"node": meta.get("langgraph_node"), "text": sanitize(text)})
+        else:
+            on_event(payload.get("event", "custom"), payload)
+    interrupts = (await graph.aget_state(config)).interrupts
+    return interrupts[0].value if interrupts else None
+
+
+async def _arun(
+    store: TraceStore, ctx: SessionContext, spec: GraphSpec, graph_input: Any, *, checkpointer: Any,
+    on_event: EventHandler | None = None, tokens: bool = False,
+) -> str:
+    """Run a session's graph to its end or pause with ``graph.astream``; returns its status.
+
+    Nodes are synchronous: LangGraph runs them in the event loop's default executor,
+    so sessions overlap while their model calls wait. Trace-store calls leave the event
+    loop too (``asyncio.to_thread``): a write blocked on SQLite's lock while the async
+    checkpointer holds it would otherwise stop the loop that is about to commit it.
+    """
+    graph = build_session_graph(spec, ctx, checkpointer=checkpointer)
+    try:
+        pending = await _adrive(graph, graph_input, ctx.session_id, ctx.max_turns, on_event, tokens)
+    except (asyncio.CancelledError, KeyboardInterrupt):
+        await asyncio.to_thread(store.set_status, ctx.session_id, "interrupted")
+        raise
+    except Exception as exc:
+        await asyncio.to_thread(store.set_status, ctx.session_id, "failed", error=f"{type(exc).__name__}: {exc}")
+        raise
+    return await asyncio.to_thread(_finish, store, ctx.session_id, pending, on_event)
+
+
+def new_session_config(
+    persona: Persona, style: TherapyStyle, spec: GraphSpec, graph_ref: Any, counselor: str, client: str,
+    max_turns: int, seed: int | None, supervise: bool = False,
+) -> dict:
+    """What a session records as its configuration (and what resuming it rebuilds it from)."""
+    return {
+        "persona": persona.id,
+        "style": style.name,
+        "graph": spec.id,
+        "graph_ref": str(graph_ref),  # an id or a file path: what resume loads
+        "counselor": counselor,
+        "client": client,
+        "max_turns": max_turns,
+        "seed": seed,
+        "supervise": supervise,
+    }
+
+
+async def astart_session(
+    store: TraceStore, session_id: str, persona: Persona, style: TherapyStyle, spec: GraphSpec, config: dict, *,
+    checkpointer: Any, models: Mapping[str, BaseChatModel] | None = None, run_id: str | None = None,
+    key: str | None = None, on_event: EventHandler | None = None, tokens: bool = False,
+) -> str:
+    """Start a new session on a shared store and async checkpointer (a batch's building block); returns its status."""
+    ctx = build_context(
+        session_id, persona, style, config["counselor"], config["client"], max_turns=config["max_turns"],
+        seed=config["seed"], trace=store, supervise=config.get("supervise", False), models=models,
+    )
+    await asyncio.to_thread(
+        store.start_session, session_id, config=config, persona=persona.model_dump(), versions=package_versions(), run_id=run_id, key=key
+    )
+    if on_event:
+        on_event("start", {"session_id": session_id, "db": str(store.path), **config})
+    return await _arun(store, ctx, spec, dict(FRESH_INPUT), checkpointer=checkpointer, on_event=on_event, tokens=tokens)
+
+
+async def aresume_session(
+    store: TraceStore, session_id: str, *, checkpointer: Any, models: Mapping[str, BaseChatModel] | None = None,
+    on_event: EventHandler | None = None, tokens: bool = False, reason: str = "resume",
+) -> str:
+    """Continue a session from its last checkpoint on a shared store and async checkpointer; returns its status."""
+    def read() -> dict:
+        with store._lock:
+            return store.session(session_id)
+
+    row = await asyncio.to_thread(read)
+    cfg = row["config"]
+    persona = Persona.model_validate(row["persona"])
+    ctx = build_context(
+        session_id, persona, get_style(cfg["style"]), cfg["counselor"], cfg["client"], max_turns=cfg["max_turns"],
+        seed=cfg["seed"], trace=store, supervise=cfg.get("supervise", False), models=models,
+    )
+    has_checkpoint = await checkpointer.aget_tuple({"configurable": {"thread_id": session_id}}) is not None
+    graph_input = None if has_checkpoint else dict(FRESH_INPUT)
+    await asyncio.to_thread(store.add_event, session_id, "resume", from_checkpoint=has_checkpoint, reason=reason)
+    await asyncio.to_thread(store.set_status, session_id, "running")
+    spec = get_graph_spec(cfg.get("graph_ref", cfg["graph"]))
+    return await _arun(store, ctx, spec, graph_input, checkpointer=checkpointer, on_event=on_event, tokens=tokens)
 
 
 def run_session(
@@ -170,6 +304,8 @@ def run_session(
     session_id: str | None = None,
     on_event: EventHandler | None = None,
     supervise: bool = False,
+    run_id: str | None = None,
+    key: str | None = None,
 ) -> Session:
     """Run one session between a simulated client (``persona``) and a counsellor following ``style``.
 
@@ -179,6 +315,7 @@ def run_session(
     With ``supervise=True`` a crisis reply at imminent risk pauses the session for a
     human supervisor: the returned session has status ``paused`` and ``pending`` set;
     continue it with ``resume_session(id, db, decision="approve" or "reply:TEXT")``.
+    ``run_id`` and ``key`` tie the session to a batch run (see ``psyagents.simulate``).
     """
     _validate_args(max_turns, seed)
     persona_obj = get_persona(persona)
@@ -189,20 +326,10 @@ def run_session(
     session_id = session_id or uuid.uuid4().hex[:12]
     # Models are built before the database is touched: a bad model leaves no file behind.
     ctx = build_context(session_id, persona_obj, style_obj, counselor, client, max_turns=max_turns, seed=seed, trace=None, supervise=supervise)
-    config = {
-        "persona": persona_obj.id,
-        "style": style_obj.name,
-        "graph": spec.id,
-        "graph_ref": str(graph),  # an id or a file path: what resume loads
-        "counselor": counselor,
-        "client": client,
-        "max_turns": max_turns,
-        "seed": seed,
-        "supervise": supervise,
-    }
+    config = new_session_config(persona_obj, style_obj, spec, graph, counselor, client, max_turns, seed, supervise)
     store = TraceStore(db)
     try:
-        store.start_session(session_id, config=config, persona=persona_obj.model_dump(), versions=package_versions())
+        store.start_session(session_id, config=config, persona=persona_obj.model_dump(), versions=package_versions(), run_id=run_id, key=key)
     except BaseException:
         store.close()
         raise
@@ -210,7 +337,7 @@ def run_session(
     if on_event:
         on_event("start", {"session_id": session_id, "db": str(store.path), **config})
     try:
-        return _run(store, ctx, spec, {"messages": [], "turn": 0, "max_risk": "none"}, on_event)
+        return _run(store, ctx, spec, dict(FRESH_INPUT), on_event)
     finally:
         store.close()
 
@@ -248,7 +375,7 @@ def resume_session(
                 has_checkpoint = SqliteSaver(conn).get_tuple({"configurable": {"thread_id": session_id}}) is not None
             finally:
                 conn.close()
-            graph_input = None if has_checkpoint else {"messages": [], "turn": 0, "max_risk": "none"}
+            graph_input = None if has_checkpoint else dict(FRESH_INPUT)
             store.add_event(session_id, "resume", from_checkpoint=has_checkpoint)
         store.set_status(session_id, "running")
         return _run(store, ctx, get_graph_spec(cfg.get("graph_ref", cfg["graph"])), graph_input, on_event)
