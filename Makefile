@@ -35,6 +35,7 @@ bench: setup
 	$(PY) bench/run.py
 	$(PY) bench/simulate.py
 	$(PY) bench/screen.py
+	$(PY) bench/generation.py
 
 clean:
 	rm -rf $(VENV) build dist *.egg-info .pytest_cache
