@@ -133,14 +133,16 @@ def make_candidates(ctx: SessionContext, name: str, params: dict) -> Node:
             try:
                 context = context_for(ctx.persona)
                 if mode == "score":
-                    from .judging import total_score
+                    from .judging import comparable_scores, total_score
 
                     for c in eligible:
                         verdicts[c["k"]] = judge.rate_reply(dialogue, c["text"], principles, context=context)
-                        scores[c["k"]] = total_score(verdicts[c["k"]])
-                    best = max((s for s in scores.values() if s is not None), default=None)
+                        scores[c["k"]] = total_score(verdicts[c["k"]])  # logged as the candidate's score
+                    # The winner is chosen on the principles every candidate was scored on (see comparable_scores).
+                    ranked = comparable_scores([verdicts[c["k"]] for c in eligible])
+                    best = max((r for r in ranked if r is not None), default=None)
                     if best is not None:
-                        winner = next(c for c in eligible if scores[c["k"]] == best)
+                        winner = eligible[ranked.index(best)]
                 else:
                     seed = None if ctx.seed is None else ctx.seed * 1000 + idx
                     # principles only when there are some: a plugin's choose() may predate the keyword

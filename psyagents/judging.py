@@ -784,6 +784,18 @@ def total_score(verdicts: Iterable[Verdict]) -> float | None:
     return float(sum(scores)) if scores else None
 
 
+def comparable_scores(verdict_lists: list[list[Verdict]]) -> list[float | None]:
+    """Scores that rank candidate replies fairly: the mean normalised score (0..1) over the principles
+    every candidate has an ok score on. A failed or not-applicable verdict then removes that principle
+    for all candidates instead of costing one of them its points, and scales of different width weigh
+    the same. All None when the candidates share no scored principle."""
+    per = [{v.principle: n for v in vs if (n := normalised(v)) is not None} for vs in verdict_lists]
+    common = set.intersection(*(set(d) for d in per)) if per else set()
+    if not common:
+        return [None] * len(per)
+    return [sum(d[p] for p in common) / len(common) for d in per]
+
+
 def normalised(v: Verdict) -> float | None:
     """A verdict's score on 0..1 (min to max of its scale); None when it has none."""
     if v.status != "ok" or v.score is None or v.scale_max == v.scale_min:

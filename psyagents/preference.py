@@ -240,7 +240,8 @@ def group_pairs(group: Group, min_gap: float, *, use_logged: bool) -> tuple[list
     pairs, conflicts = [], 0
     for a, b in combinations(cs, 2):
         gap = totals[a.id] - totals[b.id] if a.id in totals and b.id in totals else None
-        by_score = None if gap is None else (a, b) if gap >= min_gap else (b, a) if -gap >= min_gap else None
+        # A tie is never a pair, even with min_gap 0 (and does not contradict a comparison).
+        by_score = None if not gap else (a, b) if gap >= min_gap and gap > 0 else (b, a) if -gap >= min_gap else None
         wa, wb = group.wins[(a.id, b.id)], group.wins[(b.id, a.id)]
         by_comp = (a, b) if wa and not wb else (b, a) if wb and not wa else None
         if by_score and by_comp and by_score != by_comp:

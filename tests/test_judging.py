@@ -352,3 +352,19 @@ def test_verdicts_round_trip(db):
     [row] = store.verdicts("s", judge="rubric:x")
     assert (row["turn_idx"], row["status"], row["error"], row["raw"], row["score"]) == (3, "failed", "bad", "{", None)
     assert len(store.verdicts()) == 7 and len(store.verdicts(judge="crisis-heuristic")) == 6 and len(store.verdicts("t")) == 1
+
+
+def test_comparable_scores_use_only_shared_principles():
+    """A failed or not-applicable verdict drops that principle for every candidate; scales count alike."""
+    from psyagents.judging import Verdict, comparable_scores
+
+    def v(p, score, lo=1, hi=5, status="ok"):
+        return Verdict(judge="j", principle=p, score=score, scale_min=lo, scale_max=hi, status=status)
+
+    strong = [v("empathy", 5), v("clarity", 5), v("safety", None, status="failed")]
+    steady = [v("empathy", 4), v("clarity", 4), v("safety", 4)]
+    assert comparable_scores([strong, steady]) == [1.0, 0.75]  # the failed safety verdict costs nothing
+    mixed = [[v("empathy", 3), v("ratio", 1.0, 0, 1)], [v("empathy", 5), v("ratio", 0.0, 0, 1)]]
+    assert comparable_scores(mixed) == [0.75, 0.5]  # (0.5 + 1) / 2 and (1 + 0) / 2
+    assert comparable_scores([[v("empathy", 3)], [v("clarity", 3)]]) == [None, None]
+    assert comparable_scores([]) == []

@@ -313,3 +313,21 @@ def test_trl_dpo_trainer_takes_preference_export(traces, tmp_path):
     lora = LoraConfig(r=4, lora_alpha=8, target_modules=["q_proj", "v_proj"], task_type="CAUSAL_LM")
     trainer = DPOTrainer(model=model, args=args, train_dataset=ds, processing_class=tokenizer, peft_config=lora)
     assert trainer.train().global_step == 2
+
+
+def test_a_score_tie_is_never_a_pair_even_at_min_gap_zero():
+    """Equal totals give no pair at --min-gap 0, and do not veto what a comparison says."""
+    from collections import Counter
+
+    from psyagents.preference import Candidate, Group
+
+    a = Candidate(1, 0, "a", None, True, None, {"empathy": 3})
+    b = Candidate(2, 1, "b", None, False, None, {"empathy": 3})
+    alone = Group({"id": "s"}, 1, [{"role": "user", "content": "x"}], [a, b])
+    assert group_pairs(alone, 0.0, use_logged=False) == ([], 0)
+    compared = Group({"id": "s"}, 1, [{"role": "user", "content": "x"}], [a, b], Counter({(2, 1): 2}))
+    pairs, conflicts = group_pairs(compared, 0.0, use_logged=False)
+    assert conflicts == 0 and [(p.chosen.text, p.rejected.text, p.source) for p in pairs] == [("b", "a", "comparison")]
+    a2 = Candidate(1, 0, "a", None, True, None, {"empathy": 3.5})
+    (pair,), _ = group_pairs(Group({"id": "s"}, 1, [], [a2, b]), 0.0, use_logged=False)
+    assert (pair.chosen.text, pair.rejected.text) == ("a", "b")  # any positive gap counts at min_gap 0

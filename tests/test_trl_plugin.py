@@ -243,15 +243,20 @@ def test_prompts_from_exports_and_traces(tmp_path):
         load_prompts(tmp_path / "nothing")
 
 
-def test_judge_scorer_sums_a_judges_ratings():
-    """dpo-iter --judge: the model-free heuristic judge, on its own principle set, prefers a short open reply to a list."""
+def test_judge_scorer_ranks_on_shared_principles():
+    """dpo-iter --judge: the model-free heuristic judge, on its own principle set, prefers a short open reply to a list;
+    samples are compared on the principles all of them were scored on (mean on 0..1), so a principle the judge
+    cannot rate (empathy: a failed 'no rule' verdict) costs no sample anything."""
     from psyagents_trl.iterative import JudgeScorer
 
     scorer = JudgeScorer("heuristic")
     assert [p.id for p in scorer.principles] == ["reply-form"]
     good, bad = scorer.score(_prompt(0), [GOOD, "1. Sleep more\n2. Study less\n3. Take pills"])
-    assert good["score"] == sum(good["ratings"].values()) and good["score"] > bad["score"]
-    assert len(JudgeScorer("heuristic", principles="reply-form,empathy").principles) == 2
+    assert good["score"] == (good["ratings"]["reply-form"] - 1) / 4 and good["score"] > bad["score"]
+    mixed = JudgeScorer("heuristic", principles="psychocounsel,reply-form")
+    assert len(mixed.principles) == 8  # sets and ids, as every --principles option takes them
+    good2, bad2 = mixed.score(_prompt(0), [GOOD, "1. Sleep more\n2. Study less\n3. Take pills"])
+    assert (good2["score"], bad2["score"]) == (good["score"], bad["score"])
 
 
 def test_dpo_iter_needs_one_scorer(tmp_path):
@@ -425,3 +430,14 @@ def test_dpo_iter_two_rounds(tmp_path, reward_model):
         assert json.loads((folder / "model" / "psyagents-train.json").read_text())["saved"] == "model"  # merged each round
     assert len(set(seeds)) == len(seeds) == 12  # one seed per sample, none reused across rounds
     assert any("Round 2/2" in line for line in said)
+
+
+def test_reward_data_keeps_the_margin_column(tmp_path):
+    """export reward writes margin; RewardTrainer uses it when the column reaches it."""
+    from psyagents_trl.training import load_data
+
+    row = {"prompt": [{"role": "user", "content": "hi"}], "chosen": [{"role": "assistant", "content": "a"}],
+           "rejected": [{"role": "assistant", "content": "b"}], "margin": 0.5, "chosen_model": "m"}
+    (tmp_path / "train.jsonl").write_text(json.dumps(row) + "\n")
+    data = load_data("reward", tmp_path)
+    assert sorted(data["train"].column_names) == ["chosen", "margin", "prompt", "rejected"]

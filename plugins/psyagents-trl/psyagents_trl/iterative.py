@@ -138,28 +138,23 @@ class JudgeScorer:
         self.principles = _principles(principles or getattr(self.judge, "default_principles", None) or "psychocounsel")
 
     def score(self, prompt: Messages, replies: list[str]) -> list[dict[str, Any]]:
+        from psyagents.judging import comparable_scores
+
         history = [("counselor" if m["role"] == "assistant" else "client", m["content"]) for m in prompt if m["role"] != "system"]
-        out = []
-        for reply in replies:
-            verdicts = self.judge.rate_reply(history, reply, self.principles, context={})
-            ok = [v for v in verdicts if v.status == "ok" and v.score is not None]
-            out.append({
-                "score": sum(v.score for v in ok) if ok else None,
-                "ratings": {v.principle: v.score for v in verdicts},
-            })
-        return out
+        verdicts = [self.judge.rate_reply(history, reply, self.principles, context={}) for reply in replies]
+        # Compared on the principles every sample was scored on, so a failed verdict costs no sample points.
+        scores = comparable_scores(verdicts)
+        return [{"score": score, "ratings": {v.principle: v.score for v in vs}} for score, vs in zip(scores, verdicts)]
 
     def close(self) -> None:
         pass
 
 
 def _principles(spec: str) -> list:
-    """Principles by set name or comma-separated ids."""
-    from psyagents.registry import get_principle, principles
+    """Principles as every ``--principles`` option takes them: sets, ids, files or ``all``."""
+    from psyagents.judging import resolve_principles
 
-    available = principles()
-    in_set = [p for p in available.values() if spec in p.sets]
-    return in_set or [get_principle(name.strip()) for name in spec.split(",") if name.strip()]
+    return resolve_principles(spec)
 
 
 # --- sampling ---------------------------------------------------------------------------------

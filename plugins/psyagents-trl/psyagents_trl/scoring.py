@@ -34,6 +34,8 @@ class RewardModel:
         if self.model.config.pad_token_id is None:
             self.model.config.pad_token_id = self.tokenizer.pad_token_id
         self.max_length = max_length
+        # The reply being scored is at the end: long histories lose their start, never the reply.
+        self.tokenizer.truncation_side = "left"
 
     def score(self, conversations: list[Messages], *, batch_size: int = 8) -> list[float]:
         """One scalar per conversation (prompt messages followed by the assistant's reply)."""

@@ -35,7 +35,7 @@ CHECKPOINTS = "checkpoints"
 COLUMNS = {
     "sft": (("messages",), ()),
     "dpo": (("chosen", "rejected"), ("prompt",)),
-    "reward": (("chosen", "rejected"), ("prompt",)),
+    "reward": (("chosen", "rejected"), ("prompt", "margin")),  # RewardTrainer uses margin when present
     "kto": (("prompt", "completion", "label"), ()),
 }
 Echo = Callable[[str], None]
