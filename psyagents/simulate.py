@@ -361,6 +361,7 @@ async def asimulate(
     executor = ThreadPoolExecutor(max_workers=concurrency + 4, thread_name_prefix="psyagents-simulate")
     loop.set_default_executor(executor)
     conn = saver = None
+    run_started = False
     tasks: list[asyncio.Task] = []
     status, rows = "interrupted", {}
     try:
@@ -380,6 +381,7 @@ async def asimulate(
             **identity, "persona_refs": persona_refs, "session_seeds": "derived from seed and key",
             "concurrency": concurrency, "retries": retries, "limits": limit_map, "db": str(store.path),
         }, package_versions()))
+        run_started = True
         gate = asyncio.Semaphore(concurrency)
         report("start")
 
@@ -453,9 +455,12 @@ async def asimulate(
         elif hasattr(loop, "_default_executor"):
             loop._default_executor = None  # asyncio creates a fresh one when next needed
         try:
-            if tasks and not all(t.done() and not t.cancelled() for t in tasks):
-                _mark_interrupted(store, [j.session_id for j in jobs])
-            store.finish_run(run_id, status, _summary(progress))
+            # When setup failed before the run was recorded there is no run to close: the setup's
+            # own error goes through (finish_run on a missing row would replace it).
+            if run_started:
+                if tasks and not all(t.done() and not t.cancelled() for t in tasks):
+                    _mark_interrupted(store, [j.session_id for j in jobs])
+                store.finish_run(run_id, status, _summary(progress))
             keys = [j.key for j in jobs]
             for i in range(0, len(keys), 500):  # SQLite caps the parameters of one statement
                 chunk = keys[i:i + 500]

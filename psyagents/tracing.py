@@ -115,13 +115,25 @@ class TraceStore:
             raise PsyagentsError(f"{what} already exists in '{self.path}'; resume it or choose another id") from None
 
     def set_status(self, session_id: str, status: str, *, end_reason: str | None = None, error: str | None = None) -> None:
+        """Set a session's status; back to ``running`` (a resume) clears its error into an ``earlier_error`` event."""
         update: dict[str, Any] = {"status": status, "updated_at": now()}
         if end_reason is not None:
             update["end_reason"] = end_reason
             update["ended_at"] = now()
         if error is not None:
             update["error"] = error
-        self._write(lambda: self.db["sessions"].update(session_id, update))
+
+        def write() -> None:
+            if status == "running":
+                # A resumed session has no current error; the one it had is kept as an event.
+                old = self.db.execute("select error from sessions where id = ?", [session_id]).fetchone()
+                if old and old[0]:
+                    self.db["events"].insert({"session_id": session_id, "turn_idx": None, "kind": "earlier_error", "level": None,
+                                              "detail": json.dumps({"error": old[0]}, ensure_ascii=False), "created_at": now()})
+                    update["error"] = None
+            self.db["sessions"].update(session_id, update)
+
+        self._write(write)
 
     def add_turn(self, session_id: str, turn: Turn, meta: dict | None = None) -> None:
         row = {**turn.__dict__, "session_id": session_id, "created_at": now(), "meta": json.dumps(meta or {}, ensure_ascii=False)}

@@ -385,3 +385,40 @@ def test_server_dying_under_concurrent_async_calls():
         results, took = asyncio.run(batch())
     assert took < 5
     assert all(isinstance(r, ModelServerError) and server.url in str(r) for r in results), results
+
+
+def test_an_interrupted_wait_for_a_slot_gives_nothing_away():
+    """Ctrl-C while waiting for a max_in_flight slot must not leave a dead waiter holding the slot.
+
+    The KeyboardInterrupt is raised in the waiting thread with PyThreadState_SetAsyncExc; it lands as
+    the thread wakes, i.e. just after release() handed it the slot - the case that used to lose it."""
+    import ctypes
+    import threading
+    import time
+
+    from psyagents.default_plugins.openai_models import InFlightLimit
+
+    limit = InFlightLimit(1)
+    limit.acquire()
+    errors = []
+
+    def waiter():
+        try:
+            limit.acquire()
+        except KeyboardInterrupt:
+            errors.append("interrupted")
+
+    t = threading.Thread(target=waiter)
+    t.start()
+    for _ in range(400):
+        if limit._waiters:
+            break
+        time.sleep(0.005)
+    ctypes.pythonapi.PyThreadState_SetAsyncExc(ctypes.c_ulong(t.ident), ctypes.py_object(KeyboardInterrupt))
+    limit.release()
+    t.join(5)
+    assert not t.is_alive() and errors == ["interrupted"]
+    got = threading.Event()
+    threading.Thread(target=lambda: (limit.acquire(), got.set()), daemon=True).start()
+    assert got.wait(2), "the slot was lost to the interrupted waiter"
+    assert limit.in_flight == 1

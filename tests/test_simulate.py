@@ -426,3 +426,17 @@ def test_a_batch_session_resumes_with_the_sync_api(db, plugin, tmp_path):
     reference = psyagents.run_session("kevin-panic", "cbt", "scripted:counselor", "scripted:client", max_turns=3,
                                       db=tmp_path / "ref.db")
     assert [(t.speaker, t.text) for t in session.turns] == [(t.speaker, t.text) for t in reference.turns]
+
+
+def test_a_setup_failure_surfaces_its_own_error(tmp_path, monkeypatch):
+    """If the batch cannot set up (here: the checkpointer), that error reaches the caller, not a blank
+    'run not found' from closing a run that was never recorded."""
+    sim = sys.modules["psyagents.simulate"]  # the package's `simulate` attribute is the function
+
+    def broken(store):
+        raise PsyagentsError("checkpoint table cannot be created")
+
+    monkeypatch.setattr(sim, "StoreSaver", broken)
+    with pytest.raises(PsyagentsError, match="checkpoint table cannot be created"):
+        psyagents.simulate("maya-exam-anxiety", "cbt", counselor="scripted:counselor", client="scripted:client",
+                           db=tmp_path / "t.db", max_turns=2)

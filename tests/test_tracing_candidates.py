@@ -67,3 +67,13 @@ def test_relogging_candidates_drops_their_verdicts_and_comparisons(tmp_path):
     assert [v["candidate_id"] for v in store.verdicts("s1")] == [c]
     assert [x["turn_idx"] for x in store.comparisons("s1")] == [3]
     assert {r["id"] for r in store.candidates("s1", 1)} == set(new)
+
+
+def test_a_resumed_session_clears_its_error_but_keeps_it_as_an_event(tmp_path):
+    store = _store(tmp_path)
+    store.set_status("s1", "failed", error="RuntimeError: backend down")
+    store.set_status("s1", "running")
+    store.set_status("s1", "completed", end_reason="turn_cap")
+    row = store.session("s1")
+    assert (row["status"], row["error"]) == ("completed", None)
+    assert [e["detail"]["error"] for e in store.events("s1", "earlier_error")] == ["RuntimeError: backend down"]

@@ -416,7 +416,7 @@ class BatchScheduler:
                 deadline = self._pending[0].submitted + self.window
                 while len(self._pending) < self.max_batch and (left := deadline - time.monotonic()) > 0:
                     self._condition.wait(left)
-            room = self.max_batch - active
+            room = max(0, self.max_batch - active)  # max_batch may have been lowered while rows decode
             taken, self._pending = self._pending[:room], self._pending[room:]
             return taken
 

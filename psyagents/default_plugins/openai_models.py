@@ -142,7 +142,15 @@ class InFlightLimit:
                 return
             ready = threading.Event()
             self._waiters.append(ready)
-        ready.wait()
+        try:
+            ready.wait()
+        except BaseException:  # Ctrl-C while waiting: give back the slot, or stop waiting for one
+            with self._lock:
+                if ready in self._waiters:
+                    self._waiters.remove(ready)
+                    raise
+            self.release()  # the slot was handed over as we were interrupted
+            raise
 
     async def aacquire(self) -> None:
         loop = asyncio.get_running_loop()
