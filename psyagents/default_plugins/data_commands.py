@@ -105,41 +105,30 @@ def register_commands(cli):
         names = ", ".join(f"{s}.jsonl" for s in ("train", "validation", "test"))
         click.echo(f"Files in {Path(card['out_dir'])}: {names}, dataset_info.json, README.md (dataset card)")
 
-    @export_group.command("preference")
-    @click.option("-o", "--out", default="preference-data", show_default=True, type=click.Path(file_okay=False), help="Output folder.")
-    @click.option("--min-gap", default=1.0, show_default=True, type=click.FloatRange(min=0), help="Minimum total-score gap between chosen and rejected.")
-    @click.option("--mode", default="all-pairs", show_default=True, type=click.Choice(["all-pairs", "best-vs-worst"]), help="Every pair, or one per turn.")
-    @click.option("--no-comparisons", is_flag=True, help="Ignore recorded comparisons; pair on scores only.")
-    @click.option("--comparison-judge", default=None, help="Use only this judge's comparisons.")
-    @_pair_options
-    def export_preference_cmd(out, min_gap, mode, no_comparisons, comparison_judge, db, judge, principles, styles, personas,
-                              exclude_flagged, no_dedupe, scrub, seed, splits):
-        """Export preference pairs (TRL prompt/chosen/rejected with per-principle ratings) from logged candidates."""
-        from psyagents.preference import export_preference
+    def add_pair_command(name: str, default_out: str, help_text: str) -> None:
+        """``export preference`` and ``export reward``: the same pairs, written by the function of that name."""
 
-        card = export_preference(
-            db, out, min_gap=min_gap, mode=mode, judge=judge, principles=principles, comparisons=not no_comparisons,
-            comparison_judge=comparison_judge, styles=list(styles) or None, personas=list(personas) or None,
-            safety="exclude" if exclude_flagged else "keep", dedupe=not no_dedupe, scrub=scrub, splits=_parse_splits(splits), seed=seed)
-        _report(card, "pairs")
+        @export_group.command(name, help=help_text)
+        @click.option("-o", "--out", default=default_out, show_default=True, type=click.Path(file_okay=False), help="Output folder.")
+        @click.option("--min-gap", default=1.0, show_default=True, type=click.FloatRange(min=0), help="Minimum total-score gap between chosen and rejected.")
+        @click.option("--mode", default="all-pairs", show_default=True, type=click.Choice(["all-pairs", "best-vs-worst"]), help="Every pair, or one per turn.")
+        @click.option("--no-comparisons", is_flag=True, help="Ignore recorded comparisons; pair on scores only.")
+        @click.option("--comparison-judge", default=None, help="Use only this judge's comparisons.")
+        @_pair_options
+        def command(out, min_gap, mode, no_comparisons, comparison_judge, db, judge, principles, styles, personas,
+                    exclude_flagged, no_dedupe, scrub, seed, splits):
+            from psyagents import preference
 
-    @export_group.command("reward")
-    @click.option("-o", "--out", default="reward-data", show_default=True, type=click.Path(file_okay=False), help="Output folder.")
-    @click.option("--min-gap", default=1.0, show_default=True, type=click.FloatRange(min=0), help="Minimum total-score gap between chosen and rejected.")
-    @click.option("--mode", default="all-pairs", show_default=True, type=click.Choice(["all-pairs", "best-vs-worst"]), help="Every pair, or one per turn.")
-    @click.option("--no-comparisons", is_flag=True, help="Ignore recorded comparisons; pair on scores only.")
-    @click.option("--comparison-judge", default=None, help="Use only this judge's comparisons.")
-    @_pair_options
-    def export_reward_cmd(out, min_gap, mode, no_comparisons, comparison_judge, db, judge, principles, styles, personas,
-                          exclude_flagged, no_dedupe, scrub, seed, splits):
-        """Export preference pairs for TRL's RewardTrainer, with a margin column (mean per-principle score gap)."""
-        from psyagents.preference import export_reward
+            card = getattr(preference, f"export_{name}")(
+                db, out, min_gap=min_gap, mode=mode, judge=judge, principles=principles, comparisons=not no_comparisons,
+                comparison_judge=comparison_judge, styles=list(styles) or None, personas=list(personas) or None,
+                safety="exclude" if exclude_flagged else "keep", dedupe=not no_dedupe, scrub=scrub, splits=_parse_splits(splits), seed=seed)
+            _report(card, "pairs")
 
-        card = export_reward(
-            db, out, min_gap=min_gap, mode=mode, judge=judge, principles=principles, comparisons=not no_comparisons,
-            comparison_judge=comparison_judge, styles=list(styles) or None, personas=list(personas) or None,
-            safety="exclude" if exclude_flagged else "keep", dedupe=not no_dedupe, scrub=scrub, splits=_parse_splits(splits), seed=seed)
-        _report(card, "pairs")
+    add_pair_command("preference", "preference-data",
+                     "Export preference pairs (TRL prompt/chosen/rejected with per-principle ratings) from logged candidates.")
+    add_pair_command("reward", "reward-data",
+                     "Export preference pairs for TRL's RewardTrainer, with a margin column (mean per-principle score gap).")
 
     @export_group.command("kto")
     @click.option("-o", "--out", default="kto-data", show_default=True, type=click.Path(file_okay=False), help="Output folder.")
