@@ -5,10 +5,6 @@ from __future__ import annotations
 import json
 
 import pytest
-from langchain_core.language_models import BaseChatModel
-from langchain_core.messages import AIMessage
-from langchain_core.outputs import ChatGeneration, ChatResult
-from pydantic import Field
 
 from psyagents.errors import PsyagentsError
 from psyagents.judging import (
@@ -24,23 +20,7 @@ from psyagents.judging import (
 )
 from psyagents.registry import get_principle
 from tests.conftest import write_script
-
-
-class Recorder(BaseChatModel):
-    """Answers from a list and keeps every prompt; raises when it runs out (an extra call fails the test)."""
-
-    replies: list[str]
-    prompts: list = Field(default_factory=list)
-
-    @property
-    def _llm_type(self) -> str:
-        return "recorder"
-
-    def _generate(self, messages, stop=None, run_manager=None, **kwargs):
-        self.prompts.append(list(messages))
-        if not self.replies:
-            raise RuntimeError("no more replies")
-        return ChatResult(generations=[ChatGeneration(message=AIMessage(self.replies.pop(0)))])
+from tests.test_judging import Recorder  # answers from a list, keeps every prompt, raises when it runs out
 
 
 HISTORY = [("client", "I failed my exam and I feel useless.")]

@@ -16,36 +16,28 @@ def _bad(param: click.Parameter, exc: Exception) -> click.BadParameter:
     return click.BadParameter(str(exc), param=param)
 
 
-def _check_personas(ctx, param, value: str) -> str:
+def _names(param: click.Parameter, value: str, get: str, what: str) -> str:
+    """A comma-separated list of names, each checked with ``registry.<get>`` (which raises on an unknown one)."""
+    from psyagents import registry
     from psyagents.errors import PsyagentsError
-    from psyagents.registry import get_persona
-
-    if value.strip() == "all":
-        return "all"
-    try:
-        ids = [v.strip() for v in value.split(",") if v.strip()]
-        if not ids:
-            raise PsyagentsError("give 'all' or persona ids separated by commas")
-        for ref in ids:
-            get_persona(ref)
-    except PsyagentsError as exc:
-        raise _bad(param, exc) from None
-    return ",".join(ids)
-
-
-def _check_styles(ctx, param, value: str) -> str:
-    from psyagents.errors import PsyagentsError
-    from psyagents.registry import get_style
 
     try:
         names = [v.strip() for v in value.split(",") if v.strip()]
         if not names:
-            raise PsyagentsError("give style names separated by commas")
+            raise PsyagentsError(f"give {what} separated by commas")
         for name in names:
-            get_style(name)
+            getattr(registry, get)(name)
     except PsyagentsError as exc:
         raise _bad(param, exc) from None
     return ",".join(names)
+
+
+def _check_personas(ctx, param, value: str) -> str:
+    return "all" if value.strip() == "all" else _names(param, value, "get_persona", "'all' or persona ids")
+
+
+def _check_styles(ctx, param, value: str) -> str:
+    return _names(param, value, "get_style", "style names")
 
 
 def _check_model(ctx, param, value: str) -> str:
