@@ -1,7 +1,7 @@
 """Run and resume counselling sessions: the public Python API.
 
 One session is one LangGraph thread whose id is the session id. The graph's
-checkpoints (LangGraph's SqliteSaver) and the trace (``TraceStore``) live in
+checkpoints (LangGraph's SqliteSaver, as a ``TurnSaver``: see checkpoints.py) and the trace (``TraceStore``) live in
 the same SQLite file, so ``resume_session(id, db)`` can pick up after a crash.
 """
 
@@ -18,9 +18,9 @@ from typing import Any
 
 from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import AIMessageChunk
-from langgraph.checkpoint.sqlite import SqliteSaver
 from langgraph.types import Command
 
+from .checkpoints import TurnSaver
 from .errors import PsyagentsError
 from .graphs import build_session_graph
 from .models import get_chat_model, parse_model_spec
@@ -129,7 +129,9 @@ def _validate_args(max_turns: int, seed: int | None) -> None:
 def _drive(graph, graph_input: Any, thread_id: str, max_turns: int, on_event: EventHandler | None) -> dict | None:
     """Stream the graph to ``on_event``; returns the interrupt payload if the session paused for a human."""
     config = {"configurable": {"thread_id": thread_id}, "recursion_limit": 12 * max_turns + 40}
-    for mode, payload in graph.stream(graph_input, config, stream_mode=["messages", "custom"]):
+    # Nobody listening: no token stream (its callbacks cost more than a scripted model's reply).
+    modes = ["messages", "custom"] if on_event is not None else ["updates"]
+    for mode, payload in graph.stream(graph_input, config, stream_mode=modes):
         if on_event is None:
             continue
         if mode == "messages":
@@ -147,7 +149,7 @@ def _drive(graph, graph_input: Any, thread_id: str, max_turns: int, on_event: Ev
 def _run(store: TraceStore, ctx: SessionContext, spec: GraphSpec, graph_input: Any, on_event: EventHandler | None) -> Session:
     conn = connect(store.path)
     try:
-        graph = build_session_graph(spec, ctx, checkpointer=SqliteSaver(conn))
+        graph = build_session_graph(spec, ctx, checkpointer=TurnSaver(conn))
         try:
             pending = _drive(graph, graph_input, ctx.session_id, ctx.max_turns, on_event)
         except KeyboardInterrupt:
@@ -372,7 +374,7 @@ def resume_session(
             # With no checkpoint yet (a crash before the first node finished) the session starts over.
             conn = connect(store.path)
             try:
-                has_checkpoint = SqliteSaver(conn).get_tuple({"configurable": {"thread_id": session_id}}) is not None
+                has_checkpoint = TurnSaver(conn).get_tuple({"configurable": {"thread_id": session_id}}) is not None
             finally:
                 conn.close()
             graph_input = None if has_checkpoint else dict(FRESH_INPUT)
