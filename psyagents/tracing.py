@@ -50,6 +50,14 @@ class Turn:
     completion_tokens: int | None = None
 
 
+_TURN_FIELDS = tuple(Turn.__dataclass_fields__)
+_INSERT_TURN = (
+    f"INSERT OR REPLACE INTO turns ({', '.join(_TURN_FIELDS)}, session_id, created_at, meta) "
+    f"VALUES ({', '.join('?' * (len(_TURN_FIELDS) + 3))})"
+)
+_INSERT_EVENT = "INSERT INTO events (session_id, turn_idx, kind, level, detail, created_at) VALUES (?, ?, ?, ?, ?, ?)"
+
+
 def _locked(method):
     """Run a reading method under the store's lock: the connection is shared by a batch's threads."""
 
@@ -136,23 +144,17 @@ class TraceStore:
         self._write(write)
 
     def add_turn(self, session_id: str, turn: Turn, meta: dict | None = None) -> None:
-        row = {**turn.__dict__, "session_id": session_id, "created_at": now(), "meta": json.dumps(meta or {}, ensure_ascii=False)}
+        values = (*(getattr(turn, f) for f in _TURN_FIELDS), session_id, now(), json.dumps(meta or {}, ensure_ascii=False))
         # INSERT OR REPLACE on the unique (session_id, idx) index: a re-run node rewrites its turn.
-        self._write(lambda: self.db["turns"].insert(row, replace=True))
+        # Plain SQL rather than sqlite-utils: this runs twice per turn in every session.
+        self._write(lambda: self.conn.execute(_INSERT_TURN, values))
 
     def set_turn_risk(self, session_id: str, idx: int, level: str) -> None:
         self._write(lambda: self.db.execute("update turns set risk_level = ? where session_id = ? and idx = ?", [level, session_id, idx]))
 
     def add_event(self, session_id: str, kind: str, *, turn_idx: int | None = None, level: str | None = None, **detail: Any) -> None:
-        row = {
-            "session_id": session_id,
-            "turn_idx": turn_idx,
-            "kind": kind,
-            "level": level,
-            "detail": json.dumps(detail, ensure_ascii=False, default=str),
-            "created_at": now(),
-        }
-        self._write(lambda: self.db["events"].insert(row))
+        values = (session_id, turn_idx, kind, level, json.dumps(detail, ensure_ascii=False, default=str), now())
+        self._write(lambda: self.conn.execute(_INSERT_EVENT, values))
 
     def add_verdicts(
         self, session_id: str, verdicts: Iterable[Any], turn_idx: int | None = None, candidate_id: int | None = None
