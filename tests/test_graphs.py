@@ -105,3 +105,42 @@ def test_graph_by_path(tmp_path):
     path = tmp_path / "mine.yaml"
     path.write_text((data_dir("graphs") / "interactive-agents.yaml").read_text(), encoding="utf-8")
     assert get_graph_spec(str(path)).id == "mine"
+
+
+def test_nodes_of_the_state_alone_are_wrapped_and_others_keep_what_langgraph_passes(db, plugin, tmp_path):
+    """Plain node functions compile as StateNode objects; a node that asks for ``config`` still gets it."""
+    from psyagents.graphs import StateNode, build_session_graph
+    from psyagents.registry import get_persona, get_style
+    from psyagents.session import build_context
+
+    threads = []
+
+    def make_watcher(ctx, name, params):
+        def node(state, config):
+            threads.append(config["configurable"]["thread_id"])
+            return {}
+        return node
+
+    class P:
+        @hookimpl
+        def register_node_types(self, register):
+            register("watcher", make_watcher, description="sees the run's config")
+
+    plugin(P(), "watcher-plugin")
+    spec = yaml.safe_load((data_dir("graphs") / "default.yaml").read_text())
+    spec["nodes"]["watch"] = {"type": "watcher"}
+    spec["routes"]["counselor"][-1]["to"] = "watch"
+    spec["edges"]["watch"] = "client"
+    path = tmp_path / "watching.yaml"
+    path.write_text(yaml.safe_dump(spec), encoding="utf-8")
+    import psyagents
+
+    s = psyagents.run_session("kevin-panic", "cbt", "scripted:counselor?cycle=true", "scripted:client?cycle=true",
+                              graph=str(path), max_turns=3, db=db, session_id="w1")
+    assert s.end_reason == "turn_cap" and threads == ["w1", "w1"]
+
+    ctx = build_context("x", get_persona("kevin-panic"), get_style("cbt"), "scripted:counselor", "scripted:client",
+                        max_turns=1, seed=None, trace=None)
+    graph = build_session_graph(psyagents.get_graph_spec(str(path)), ctx)
+    assert isinstance(graph.builder.nodes["client"].runnable.func, StateNode)
+    assert not isinstance(graph.builder.nodes["watch"].runnable.func, StateNode)
