@@ -11,7 +11,7 @@ Sessions run as asyncio tasks on the graphs' async API (``graph.astream``).
 The nodes are synchronous, so LangGraph runs them in the event loop's default
 executor; the batch installs a thread pool large enough for ``concurrency``
 sessions. All sessions share one ``TraceStore`` (one connection, every write
-under its lock), and checkpoints go through LangGraph's ``SqliteSaver`` on that
+under its lock), and checkpoints go through LangGraph's ``SqliteSaver`` (as a ``TurnSaver``) on that
 same connection and lock (``StoreSaver``), so SQLite never has to arbitrate
 between writers. ``PSYAGENTS_SIMULATE_SAVER=aiosqlite`` uses LangGraph's
 ``AsyncSqliteSaver`` on a connection of its own instead (slower; see docs/simulate.md).
@@ -34,9 +34,9 @@ from typing import Any
 
 from langchain_core.language_models import BaseChatModel
 from langchain_core.outputs import ChatGeneration, ChatResult
-from langgraph.checkpoint.sqlite import SqliteSaver
 from pydantic import ConfigDict
 
+from .checkpoints import TurnSaver
 from .errors import PsyagentsError
 from .models import get_chat_model, parse_model_spec
 from .registry import get_graph_spec, get_persona, get_style, personas as all_personas
@@ -160,8 +160,8 @@ def build_models(specs: Iterable[str], limits: Mapping[str, int]) -> dict[str, B
 
 
 # checkpoints ---------------------------------------------------------------------------
-class StoreSaver(SqliteSaver):
-    """LangGraph's ``SqliteSaver`` on the trace store's own connection and lock, for the async API.
+class StoreSaver(TurnSaver):
+    """The sessions' ``TurnSaver`` (LangGraph's ``SqliteSaver``) on the trace store's own connection and lock, for the async API.
 
     One connection for traces and checkpoints means SQLite never arbitrates between writers:
     no busy waits, and no deadlock between an async connection holding SQLite's write lock
@@ -290,6 +290,55 @@ def _whole(name: str, value: Any, minimum: int) -> int:
     return value
 
 
+@dataclass(frozen=True)
+class _Plan:
+    """A validated batch: its sessions (jobs), its run id and what the run records."""
+
+    concurrency: int
+    retries: int
+    max_turns: int
+    seed: int | None
+    persona_refs: list[str]
+    spec: Any
+    limits: dict[str, int]
+    identity: dict[str, Any]
+    run_id: str
+    jobs: list[_Job]
+
+
+def _plan(personas, styles, sessions_per_persona, *, concurrency, counselor, client, seed, max_turns, graph, retries,
+          limits, retry_delay) -> _Plan:
+    """Validate a batch's arguments (errors name the argument) and list its sessions; touches no database."""
+    concurrency = _whole("concurrency", concurrency, 1)
+    sessions_per_persona = _whole("sessions_per_persona", sessions_per_persona, 1)
+    retries = _whole("retries", retries, 0)
+    max_turns = _whole("max_turns", max_turns, 1)
+    if seed is not None:
+        seed = _whole("seed", seed, 0)
+    if not isinstance(retry_delay, (int, float)) or retry_delay < 0:
+        raise PsyagentsError(f"retry_delay must be a number of seconds, at least 0, not {retry_delay!r}")
+    available = all_personas()  # read once: get_persona would gather every persona file per call
+    persona_refs = list(available) if personas == "all" else _names(personas, "personas")
+    persona_objs = [available[p] if p in available else get_persona(p) for p in persona_refs]
+    style_objs = [get_style(s) for s in _names(styles, "styles")]
+    spec = get_graph_spec(graph)
+    limit_map = parse_limits(limits)
+    for model in (counselor, client):
+        parse_model_spec(model)
+    settings = {"counselor": counselor, "client": client, "graph": str(graph), "max_turns": max_turns}
+    identity = {
+        "kind": RUN_KIND, "personas": [p.id for p in persona_objs], "styles": [s.name for s in style_objs],
+        "sessions_per_persona": sessions_per_persona, "seed": seed, **settings,
+    }
+    jobs = []
+    for persona in persona_objs:
+        for style in style_objs:
+            for index in range(sessions_per_persona):
+                key = session_key(persona.id, style.name, seed, index, settings)
+                jobs.append(_Job(key, session_id_for(key), persona, style, session_seed(seed, key)))
+    return _Plan(concurrency, retries, max_turns, seed, persona_refs, spec, limit_map, identity, run_id_for(identity), jobs)
+
+
 # the batch -------------------------------------------------------------------------------
 async def asimulate(
     personas: str | Iterable[str] = "all",
@@ -307,36 +356,25 @@ async def asimulate(
     limits: Mapping[str, int] | Iterable[str] | None = None,
     on_progress: Callable[[Progress], None] | None = None,
     retry_delay: float = 0.5,
+    _share: tuple[int, int] | None = None,
+    _models: Mapping[str, BaseChatModel] | None = None,
 ) -> SimulateResult:
-    """Run a batch of sessions concurrently (async); see ``simulate``."""
-    # Everything is validated and every model built before the database is touched.
-    concurrency = _whole("concurrency", concurrency, 1)
-    sessions_per_persona = _whole("sessions_per_persona", sessions_per_persona, 1)
-    retries = _whole("retries", retries, 0)
-    max_turns = _whole("max_turns", max_turns, 1)
-    if seed is not None:
-        seed = _whole("seed", seed, 0)
-    if not isinstance(retry_delay, (int, float)) or retry_delay < 0:
-        raise PsyagentsError(f"retry_delay must be a number of seconds, at least 0, not {retry_delay!r}")
-    persona_refs = list(all_personas()) if personas == "all" else _names(personas, "personas")
-    persona_objs = [get_persona(p) for p in persona_refs]
-    style_objs = [get_style(s) for s in _names(styles, "styles")]
-    spec = get_graph_spec(graph)
-    limit_map = parse_limits(limits)
-    models = build_models([counselor, client], limit_map)
+    """Run a batch of sessions concurrently (async); see ``simulate``.
 
-    settings = {"counselor": counselor, "client": client, "graph": str(graph), "max_turns": max_turns}
-    identity = {
-        "kind": RUN_KIND, "personas": [p.id for p in persona_objs], "styles": [s.name for s in style_objs],
-        "sessions_per_persona": sessions_per_persona, "seed": seed, **settings,
-    }
-    run_id = run_id_for(identity)
-    jobs = []
-    for persona in persona_objs:
-        for style in style_objs:
-            for index in range(sessions_per_persona):
-                key = session_key(persona.id, style.name, seed, index, settings)
-                jobs.append(_Job(key, session_id_for(key), persona, style, session_seed(seed, key)))
+    ``_share=(i, n)`` (a worker process of ``simulate(workers=n)``) runs only every n-th
+    session from the i-th, with models built beforehand (``_models``), and leaves the run's
+    record to the parent process.
+    """
+    # Everything is validated and every model built before the database is touched.
+    plan = _plan(personas, styles, sessions_per_persona, concurrency=concurrency, counselor=counselor, client=client,
+                 seed=seed, max_turns=max_turns, graph=graph, retries=retries, limits=limits, retry_delay=retry_delay)
+    concurrency, retries, max_turns, seed = plan.concurrency, plan.retries, plan.max_turns, plan.seed
+    persona_refs, spec, limit_map, identity, run_id = plan.persona_refs, plan.spec, plan.limits, plan.identity, plan.run_id
+    jobs = list(plan.jobs)
+    models = dict(_models) if _models is not None else build_models([counselor, client], limit_map)
+    if _share is not None:
+        jobs = jobs[_share[0]::_share[1]]
+    record_run = _share is None
 
     store = TraceStore(db)
     progress = Progress(run_id=run_id, total=len(jobs))
@@ -377,11 +415,9 @@ async def asimulate(
             await saver.setup()
         else:
             saver = await asyncio.to_thread(StoreSaver, store)
-        await off_loop(lambda: store.start_run(run_id, RUN_KIND, {
-            **identity, "persona_refs": persona_refs, "session_seeds": "derived from seed and key",
-            "concurrency": concurrency, "retries": retries, "limits": limit_map, "db": str(store.path),
-        }, package_versions()))
-        run_started = True
+        if record_run:
+            await off_loop(lambda: store.start_run(run_id, RUN_KIND, run_config(identity, persona_refs, concurrency, retries, limit_map, store.path), package_versions()))
+            run_started = True
         gate = asyncio.Semaphore(concurrency)
         report("start")
 
@@ -457,9 +493,9 @@ async def asimulate(
         try:
             # When setup failed before the run was recorded there is no run to close: the setup's
             # own error goes through (finish_run on a missing row would replace it).
+            if tasks and not all(t.done() and not t.cancelled() for t in tasks):
+                _mark_interrupted(store, [j.session_id for j in jobs])
             if run_started:
-                if tasks and not all(t.done() and not t.cancelled() for t in tasks):
-                    _mark_interrupted(store, [j.session_id for j in jobs])
                 store.finish_run(run_id, status, _summary(progress))
             keys = [j.key for j in jobs]
             for i in range(0, len(keys), 500):  # SQLite caps the parameters of one statement
@@ -479,6 +515,15 @@ async def asimulate(
         run_id=run_id, db=store.path, status=status, total=len(jobs), completed=progress.completed,
         skipped=progress.skipped, failed=progress.failed, turns=progress.turns, elapsed=progress.elapsed, sessions=sessions,
     )
+
+
+def run_config(identity: Mapping[str, Any], persona_refs: list[str], concurrency: int, retries: int,
+               limits: Mapping[str, int], db: Path, workers: int = 1) -> dict:
+    """What a run records as its configuration (``psyagents runs show``)."""
+    return {
+        **identity, "persona_refs": persona_refs, "session_seeds": "derived from seed and key",
+        "concurrency": concurrency, "retries": retries, "limits": dict(limits), "db": str(db), "workers": workers,
+    }
 
 
 def _mark_interrupted(store: TraceStore, session_ids: list[str]) -> None:
@@ -520,6 +565,7 @@ def simulate(
     limits: Mapping[str, int] | Iterable[str] | None = None,
     on_progress: Callable[[Progress], None] | None = None,
     retry_delay: float = 0.5,
+    workers: int = 1,
 ) -> SimulateResult:
     """Run a batch of sessions concurrently and return what happened.
 
@@ -531,10 +577,22 @@ def simulate(
     on (``retry_delay`` seconds before the first retry, doubling). Re-running the same call
     resumes the batch. ``on_progress(Progress)`` follows it.
     Ctrl-C marks unfinished sessions and the run ``interrupted`` and raises KeyboardInterrupt.
+
+    ``workers`` > 1 splits the sessions between that many processes (one event loop each;
+    ``concurrency`` and ``limits`` are divided between them): a batch on a fast backend is
+    bound by the framework's CPU time per turn, and one process uses one core. Each worker
+    builds its own models (a local model is loaded once per worker).
     """
     kwargs = dict(locals())
+    workers = kwargs.pop("workers")
     try:
         asyncio.get_running_loop()
     except RuntimeError:
-        return asyncio.run(asimulate(**kwargs))
+        if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
+            raise PsyagentsError(f"workers must be a whole number of at least 1, not {workers!r}") from None
+        if workers == 1:
+            return asyncio.run(asimulate(**kwargs))
+        from .simulate_workers import simulate_in_processes
+
+        return simulate_in_processes(kwargs, workers)
     raise PsyagentsError("simulate() cannot run inside a running event loop; use 'await asimulate(...)'")

@@ -88,15 +88,20 @@ class _Bar:
             console=console, disable=not console.is_terminal, refresh_per_second=4,
         )
         self.task = None
+        self.started = False
 
+    # The bar (and rich's refresh thread) starts with the first report, not on entry: by then
+    # simulate(workers=N) has forked its workers, which is only safe while no other thread runs.
     def __enter__(self):
-        self.progress.__enter__()
         return self
 
     def __exit__(self, *exc):
-        return self.progress.__exit__(*exc)
+        return self.progress.__exit__(*exc) if self.started else None
 
     def __call__(self, p) -> None:
+        if not self.started:
+            self.progress.__enter__()
+            self.started = True
         if self.task is None:
             self.task = self.progress.add_task(f"run {p.run_id}", total=p.total, failed=0, rate=0.0, eta="-")
         finished_here = p.completed + p.failed
@@ -133,9 +138,11 @@ def register_commands(cli):
                   help="Retries of a failing session (from its last checkpoint) before it is recorded as failed.")
     @click.option("--limit", "limits", multiple=True, metavar="SPEC=N", callback=_check_limits,
                   help="At most N model requests in flight for a provider (openai=16) or a model string; repeatable.")
+    @click.option("--workers", default=1, show_default=True, type=click.IntRange(min=1),
+                  help="Processes to split the batch between (one core each); --concurrency and --limit are divided between them.")
     @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
     def simulate_cmd(personas, styles, sessions_per_persona, concurrency, counselor, client, db, seed, max_turns, graph,
-                     retries, limits, as_json):
+                     retries, limits, workers, as_json):
         """Run many sessions concurrently; re-running the same command resumes the batch."""
         from psyagents.simulate import simulate
 
@@ -145,6 +152,7 @@ def register_commands(cli):
                 result = simulate(
                     personas, styles, sessions_per_persona, concurrency=concurrency, counselor=counselor, client=client,
                     db=db, seed=seed, max_turns=max_turns, graph=graph, retries=retries, limits=limits, on_progress=bar,
+                    workers=workers,
                 )
         except KeyboardInterrupt:
             err_console.print("\nInterrupted. Every finished turn is saved; run the same command again to resume the batch.")

@@ -1,0 +1,82 @@
+"""simulate(workers=N): one batch split between processes, with the same sessions as in one process.
+
+Scripted models only; the worker processes are real (forked) processes. Ctrl-C and kill -9
+with workers are covered in test_simulate.py (parametrised over --workers 1 and 2).
+"""
+
+from __future__ import annotations
+
+import sqlite3
+
+import pytest
+
+import psyagents
+from psyagents.errors import PsyagentsError
+
+PERSONAS = "kevin-panic,maya-exam-anxiety,liam-anger"
+
+
+def _rows(db, sql):
+    conn = sqlite3.connect(db)
+    try:
+        return conn.execute(sql).fetchall()
+    finally:
+        conn.close()
+
+
+def _transcripts(db) -> dict[str, list[tuple]]:
+    out: dict[str, list[tuple]] = {}
+    for key, idx, speaker, text in _rows(db, "select s.key, t.idx, t.speaker, t.text from turns t join sessions s on s.id = t.session_id order by s.key, t.idx"):
+        out.setdefault(key, []).append((idx, speaker, text))
+    return out
+
+
+def test_two_workers_make_the_same_sessions_as_one_process(tmp_path):
+    args = dict(counselor="scripted:counselor", client="scripted:client", max_turns=3, seed=5, concurrency=4)
+    one = psyagents.simulate(PERSONAS, "cbt,integrative", 1, db=tmp_path / "one.db", **args)
+    seen = []
+    two = psyagents.simulate(PERSONAS, "cbt,integrative", 1, db=tmp_path / "two.db", workers=2,
+                             on_progress=lambda p: seen.append((p.event, p.completed, p.turns)), **args)
+    assert one.status == two.status == "completed"
+    assert two.completed == 6 and two.failed == 0 and two.turns == one.turns
+    assert two.run_id == one.run_id  # the number of workers is not part of the batch's identity
+    assert _transcripts(tmp_path / "two.db") == _transcripts(tmp_path / "one.db")
+    assert sorted(s["status"] for s in two.sessions) == ["completed"] * 6
+    # progress is summed over the workers and ends complete
+    assert [e for e, _, _ in seen].count("completed") == 6
+    assert seen[-1][0] == "end" and seen[-1][1] == 6 and seen[-1][2] == one.turns
+    run = psyagents.tracing.TraceStore(tmp_path / "two.db").run(two.run_id)
+    assert run["status"] == "completed" and run["config"]["workers"] == 2
+
+
+def test_a_rerun_with_workers_skips_what_one_process_finished(tmp_path):
+    db = tmp_path / "b.db"
+    args = dict(counselor="scripted:counselor", client="scripted:client", max_turns=2, db=db)
+    first = psyagents.simulate("kevin-panic,maya-exam-anxiety", "cbt", 1, **args)
+    again = psyagents.simulate("kevin-panic,maya-exam-anxiety,liam-anger", "cbt", 1, workers=2, **args)
+    assert first.completed == 2
+    assert again.skipped == 2 and again.completed == 1
+    assert _rows(db, "select count(*) from sessions") == [(3,)]
+
+
+def test_a_worker_that_cannot_build_its_model_stops_the_batch_before_the_database(tmp_path):
+    db = tmp_path / "never.db"
+    with pytest.raises(PsyagentsError, match="missing.yaml"):
+        psyagents.simulate("kevin-panic,maya-exam-anxiety", "cbt", 1, counselor=f"scripted:{tmp_path / 'missing.yaml'}",
+                           client="scripted:client", db=db, workers=2)
+    assert not db.exists()
+
+
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        (dict(workers=0), "workers must be a whole number"),
+        (dict(workers=3, concurrency=2), r"workers \(3\) cannot exceed concurrency \(2\)"),
+        (dict(workers=2, concurrency=4, limits={"scripted": 1}), "limit for 'scripted'"),
+    ],
+)
+def test_bad_worker_settings_name_the_argument(tmp_path, kwargs, message):
+    with pytest.raises(PsyagentsError, match=message):
+        psyagents.simulate("kevin-panic", "cbt", 1, counselor="scripted:counselor", client="scripted:client",
+                           db=tmp_path / "x.db", **kwargs)
+    assert not (tmp_path / "x.db").exists()
