@@ -1,7 +1,8 @@
 """Benchmarks of batches (issue 3, 8b and 8d); ``make bench`` runs them after bench/run.py.
 
 (b) 64 sessions x 10 counsellor turns (20 model calls each) against a backend that takes
-    100 ms per call, run by ``psyagents.simulate`` at concurrency 64, against a sequential
+    100 ms per call, run by ``psyagents.simulate`` at concurrency 64 (in one process, and
+    split between one worker process per core), against a sequential
     loop like the Interactive Agents driver: one call after another on the same backend.
 (d) trace-store turns written per second with 32 concurrent sessions: the store shared by
     32 writer threads (how a batch writes), 32 separate connections, one writer (baseline),
@@ -83,13 +84,19 @@ def personas_for(n: int) -> tuple[str, int]:
     return ",".join(ids[:k]), n // k
 
 
-def concurrent(sessions: int, turns: int, latency: float, concurrency: int, db: Path) -> tuple[float, float, int]:
+def _children_cpu() -> float:
+    t = os.times()
+    return t.children_user + t.children_system
+
+
+def concurrent(sessions: int, turns: int, latency: float, concurrency: int, db: Path, workers: int = 1) -> tuple[float, float, int]:
+    """Wall and CPU seconds (this process and its workers) of one batch, and the turns it wrote."""
     personas, per = personas_for(sessions)
     spec = f"?latency={latency}"
-    wall, cpu = time.perf_counter(), time.process_time()
+    wall, cpu = time.perf_counter(), time.process_time() + _children_cpu()
     result = psyagents.simulate(personas, "cbt", per, concurrency=concurrency, counselor="slow:counselor" + spec,
-                                client="slow:client" + spec, db=db, max_turns=turns, retries=0)
-    wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
+                                client="slow:client" + spec, db=db, max_turns=turns, retries=0, workers=workers)
+    wall, cpu = time.perf_counter() - wall, time.process_time() + _children_cpu() - cpu
     assert result.completed == sessions and result.failed == 0, result
     return wall, cpu, result.turns
 
@@ -134,6 +141,9 @@ def main() -> None:
         folder = Path(tmp)
         concurrent(2, 2, 0.0, 2, folder / "warm.db")  # imports, plugins, data files
         wall, cpu, turns = concurrent(args.sessions, args.turns, args.latency, args.sessions, folder / "b.db")
+        w2 = os.cpu_count() or 1
+        wall2, cpu2, turns2 = concurrent(args.sessions, args.turns, args.latency, args.sessions, folder / "b2.db", workers=w2)
+        assert turns2 == turns
         calls = args.sessions * args.turns * 2
         seq = calls * args.latency if args.skip_sequential else sequential(args.sessions, args.turns, args.latency)
         one_writer = store_writes(folder, 1, 2000, True)
@@ -151,8 +161,10 @@ def main() -> None:
     print("| measure | value |")
     print("|---|---|")
     print(f"| sequential loop, one call after another{' (calls x latency)' if args.skip_sequential else ''} | {seq:.1f} s |")
-    print(f"| psyagents.simulate, concurrency {args.sessions} | {wall:.2f} s ({cpu:.2f} s CPU, {turns} turns, {turns / wall:.0f} turns/s) |")
-    print(f"| speed-up | {seq / wall:.1f}x |")
+    print(f"| psyagents.simulate, concurrency {args.sessions}, one process | {wall:.2f} s ({cpu:.2f} s CPU, {turns} turns, {turns / wall:.0f} turns/s) |")
+    print(f"| speed-up, one process | {seq / wall:.1f}x |")
+    print(f"| psyagents.simulate, concurrency {args.sessions}, --workers {w2} | {wall2:.2f} s ({cpu2:.2f} s CPU, {turns2 / wall2:.0f} turns/s) |")
+    print(f"| speed-up, --workers {w2} | {seq / wall2:.1f}x |")
     print(f"| ceiling while CPU-bound: sequential time / CPU seconds of the batch | {seq / cpu:.1f}x |")
     print(f"| lower bound for one session (20 calls x latency) | {args.turns * 2 * args.latency:.1f} s |")
     print(f"| CPU per turn (utterance) | {cpu / turns * 1000:.2f} ms |")
