@@ -43,6 +43,69 @@ def bare_loop(turns: int) -> float:
     return time.perf_counter() - start
 
 
+def same_work_loop(turns: int, folder: Path) -> float:
+    """A hand-written driver that does the session's work without the framework's machinery.
+
+    The same prompts, response guard, safety screen on each client message, reply screen on each
+    counsellor reply, style policy and trace-store writes as a psyagents session, in a plain loop:
+    no LangGraph, no checkpoints, no events beyond the screen's. What psyagents costs on top of
+    this is the price of the graph engine, its checkpoints and its plumbing.
+    """
+    from psyagents import guard
+    from psyagents.nodes import CLIENT_LIMITS, plan_view
+    from psyagents.prompts import client_messages, counselor_messages, counselor_system_prompt
+    from psyagents.registry import get_persona, get_style
+    from psyagents.reply_safety import reply_checks, screen_reply
+    from psyagents.risk import RiskAssessment
+    from psyagents.safety import safety_checks
+    from psyagents.state import SessionContext
+
+    persona, style = get_persona("kevin-panic"), get_style("cbt")
+    counselor = ScriptedChatModel(replies=COUNSELOR, cycle=True)
+    client = ScriptedChatModel(replies=CLIENT, cycle=True)
+    checks, replies = safety_checks(), reply_checks()
+    store = TraceStore(folder / f"same-{time.perf_counter_ns()}.db")
+    store.start_session("s", config={}, persona=persona.model_dump(), versions={})
+    ctx = SessionContext(session_id="s", persona=persona, style=style, counselor=counselor, client=client, max_turns=turns)
+    history: list[tuple[str, str]] = []
+    state: dict = {"messages": [], "plans": [], "turn": 0}
+    start = time.perf_counter()
+    for turn in range(turns):
+        if history:
+            reply = client.invoke(client_messages(persona, history, turn, False))
+            text = guard.clean(str(reply.content), "client")
+            guard.violations(text, CLIENT_LIMITS, "client")
+        else:
+            text = persona.opening
+        idx = len(history)
+        history.append(("client", text))
+        store.add_turn("s", Turn(idx=idx, speaker="client", text=text))
+        risk = RiskAssessment.combine([c.screen(text, language=persona.language) for c in checks])
+        store.add_screen("s", idx, risk.level, categories=risk.categories, layer=risk.layer, evidence=risk.evidence)
+        state["turn"] = turn
+        state["messages"] = history  # plan_view reads the dialogue through history(state)
+        plan = style.plan(_view(plan_view, ctx, history, state))
+        state["plans"].append(plan.model_dump())
+        system = counselor_system_prompt(style, plan, language=persona.language, turn=turn + 1, max_turns=turns,
+                                         client_name=persona.name, limits=style.limits)
+        reply = counselor.invoke(counselor_messages(system, history))
+        text = guard.clean(str(reply.content), "counselor")
+        guard.violations(text, style.limits, "counselor")
+        screen_reply(text, language=persona.language, checks=replies)
+        history.append(("counselor", text))
+        store.add_turn("s", Turn(idx=idx + 1, speaker="counselor", text=text, stage=plan.stage, technique=plan.technique))
+    elapsed = time.perf_counter() - start
+    store.close()
+    return elapsed
+
+
+def _view(plan_view, ctx, history, state):
+    from langchain_core.messages import AIMessage, HumanMessage
+
+    msgs = [HumanMessage(t, name=s) if s == "client" else AIMessage(t, name=s) for s, t in history]
+    return plan_view(ctx, {**state, "messages": msgs})
+
+
 def framework(turns: int, folder: Path) -> float:
     """The same exchange as a psyagents session: default graph, guard, safety screen, trace and checkpoints."""
     c = folder / "c.yaml"
@@ -72,11 +135,14 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
         framework(2, folder)  # warm up imports and plugin loading
+        same_work_loop(2, folder)
         bare = [bare_loop(TURNS) for _ in range(REPEATS)]
+        same = [same_work_loop(TURNS, folder) for _ in range(REPEATS)]
         full = [framework(TURNS, folder) for _ in range(REPEATS)]
         writes = statistics.median(trace_writes(500, folder) for _ in range(3))
     bare_ms = statistics.median(bare) / TURNS * 1000
     full_ms = statistics.median(full) / TURNS * 1000
+    same_ms = statistics.median(same) / TURNS * 1000
     print(f"machine: {platform.machine()}, {os.cpu_count()} cores, Python {sys.version.split()[0]}, {platform.platform()}")
     print(f"date: {time.strftime('%Y-%m-%d')}")
     print()
@@ -86,6 +152,8 @@ def main() -> None:
     print(f"| psyagents default graph, per counsellor turn | {full_ms:.2f} ms |")
     print(f"| overhead per counsellor turn (difference) | {full_ms - bare_ms:.2f} ms |")
     print(f"| ratio psyagents / bare loop | {full_ms / bare_ms:.1f}x |")
+    print(f"| hand-written loop doing the session's work (prompts, guard, screens, policy, trace writes) | {same_ms:.2f} ms |")
+    print(f"| psyagents over that loop: the graph engine, checkpoints and plumbing | {full_ms - same_ms:.2f} ms |")
     print(f"| trace store: turns written per second, one writer | {writes:,.0f} |")
 
 

@@ -242,8 +242,7 @@ def make_safety(ctx: SessionContext, name: str, params: dict) -> Node:
         risk = RiskAssessment.combine(results)
         update: dict[str, Any] = {"risk": risk.model_dump(), "max_risk": highest([state.get("max_risk", "none"), risk.level])}
         if ctx.trace:
-            ctx.trace.set_turn_risk(ctx.session_id, idx, risk.level)
-            ctx.trace.add_event(ctx.session_id, "screen", turn_idx=idx, level=risk.level, categories=risk.categories, layer=risk.layer, evidence=risk.evidence)
+            ctx.trace.add_screen(ctx.session_id, idx, risk.level, categories=risk.categories, layer=risk.layer, evidence=risk.evidence)
         _writer()({"event": "screen", "idx": idx, **risk.model_dump()})
         # Risk outweighs a closing: the session goes on so the counsellor can respond to it.
         if at_least(risk.level, "moderate") and state.get("end_reason") == "counselor_closing":

@@ -55,6 +55,7 @@ _INSERT_TURN = (
     f"INSERT OR REPLACE INTO turns ({', '.join(_TURN_FIELDS)}, session_id, created_at, meta) "
     f"VALUES ({', '.join('?' * (len(_TURN_FIELDS) + 3))})"
 )
+_SET_RISK = "UPDATE turns SET risk_level = ? WHERE session_id = ? AND idx = ?"
 _INSERT_EVENT = "INSERT INTO events (session_id, turn_idx, kind, level, detail, created_at) VALUES (?, ?, ?, ?, ?, ?)"
 
 
@@ -150,7 +151,17 @@ class TraceStore:
         self._write(lambda: self.conn.execute(_INSERT_TURN, values))
 
     def set_turn_risk(self, session_id: str, idx: int, level: str) -> None:
-        self._write(lambda: self.db.execute("update turns set risk_level = ? where session_id = ? and idx = ?", [level, session_id, idx]))
+        self._write(lambda: self.conn.execute(_SET_RISK, (level, session_id, idx)))
+
+    def add_screen(self, session_id: str, idx: int, level: str, **detail: Any) -> None:
+        """A message's screen result: its turn's risk level and a ``screen`` event, in one transaction."""
+        event = (session_id, idx, "screen", level, json.dumps(detail, ensure_ascii=False, default=str), now())
+
+        def write() -> None:
+            self.conn.execute(_SET_RISK, (level, session_id, idx))
+            self.conn.execute(_INSERT_EVENT, event)
+
+        self._write(write)
 
     def add_event(self, session_id: str, kind: str, *, turn_idx: int | None = None, level: str | None = None, **detail: Any) -> None:
         values = (session_id, turn_idx, kind, level, json.dumps(detail, ensure_ascii=False, default=str), now())

@@ -88,3 +88,14 @@ def test_many_writers_can_create_the_same_new_database(tmp_path):
         store = TraceStore(path)
         assert len(store.sessions()) == 8
         assert store.db["_migrations"].count == len(__import__("psyagents.migrations").migrations.MIGRATIONS)
+
+
+def test_a_screen_sets_the_turn_risk_and_logs_its_event_together(db):
+    store = TraceStore(db)
+    store.start_session("s", config={}, persona={"id": "p"}, versions={})
+    store.add_turn("s", Turn(idx=0, speaker="client", text="I want to die"))
+    store.add_screen("s", 0, "high", categories=["active_ideation"], layer="lexicon", evidence=["want to die"])
+    assert store.turns("s")[0].risk_level == "high"
+    (event,) = store.events("s", "screen")
+    assert event["turn_idx"] == 0 and event["level"] == "high"
+    assert event["detail"] == {"categories": ["active_ideation"], "layer": "lexicon", "evidence": ["want to die"]}
