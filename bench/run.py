@@ -106,6 +106,45 @@ def _view(plan_view, ctx, history, state):
     return plan_view(ctx, {**state, "messages": msgs})
 
 
+def engine_floor(turns: int) -> float:
+    """LangGraph alone: the default graph's shape and state with nodes that only call the models.
+
+    Client and counsellor nodes append the scripted models' replies; safety and technique do
+    nothing; no checkpointer, no trace, no screens. The cost of four graph steps per turn.
+    """
+    from langgraph.graph import END, START, StateGraph
+
+    from psyagents.state import SessionState
+
+    counselor = ScriptedChatModel(replies=COUNSELOR, cycle=True)
+    client = ScriptedChatModel(replies=CLIENT, cycle=True)
+
+    def speak(model, name, cls):
+        def node(state):
+            msgs = [SystemMessage(name)] + list(state["messages"])
+            update = {"messages": [cls(str(model.invoke(msgs).content), name=name)]}
+            if name == "counselor":
+                update["turn"] = state.get("turn", 0) + 1
+            return update
+        return node
+
+    g = StateGraph(SessionState)
+    g.add_node("client", speak(client, "client", HumanMessage))
+    g.add_node("safety", lambda state: {})
+    g.add_node("technique", lambda state: {})
+    g.add_node("counselor", speak(counselor, "counselor", AIMessage))
+    g.add_edge(START, "client")
+    g.add_edge("client", "safety")
+    g.add_edge("safety", "technique")
+    g.add_edge("technique", "counselor")
+    g.add_conditional_edges("counselor", lambda state: END if state["turn"] >= turns else "client")
+    graph = g.compile()
+    start = time.perf_counter()
+    for _ in graph.stream({"messages": [], "turn": 0}, {"recursion_limit": 10 * turns}, stream_mode="updates"):
+        pass
+    return time.perf_counter() - start
+
+
 def framework(turns: int, folder: Path) -> float:
     """The same exchange as a psyagents session: default graph, guard, safety screen, trace and checkpoints."""
     c = folder / "c.yaml"
@@ -138,11 +177,13 @@ def main() -> None:
         same_work_loop(2, folder)
         bare = [bare_loop(TURNS) for _ in range(REPEATS)]
         same = [same_work_loop(TURNS, folder) for _ in range(REPEATS)]
+        floor = [engine_floor(TURNS) for _ in range(REPEATS)]
         full = [framework(TURNS, folder) for _ in range(REPEATS)]
         writes = statistics.median(trace_writes(500, folder) for _ in range(3))
     bare_ms = statistics.median(bare) / TURNS * 1000
     full_ms = statistics.median(full) / TURNS * 1000
     same_ms = statistics.median(same) / TURNS * 1000
+    floor_ms = statistics.median(floor) / TURNS * 1000
     print(f"machine: {platform.machine()}, {os.cpu_count()} cores, Python {sys.version.split()[0]}, {platform.platform()}")
     print(f"date: {time.strftime('%Y-%m-%d')}")
     print()
@@ -154,6 +195,7 @@ def main() -> None:
     print(f"| ratio psyagents / bare loop | {full_ms / bare_ms:.1f}x |")
     print(f"| hand-written loop doing the session's work (prompts, guard, screens, policy, trace writes) | {same_ms:.2f} ms |")
     print(f"| psyagents over that loop: the graph engine, checkpoints and plumbing | {full_ms - same_ms:.2f} ms |")
+    print(f"| LangGraph alone: the default graph's four steps per turn, nodes that only call the models | {floor_ms:.2f} ms ({floor_ms - bare_ms:.2f} ms over the bare loop) |")
     print(f"| trace store: turns written per second, one writer | {writes:,.0f} |")
 
 
