@@ -17,6 +17,10 @@ you?") and reflecting what the client feels ("it sounds like part of you feels
 dying would solve everything"). So a match does not count when its clause is
 negated, when it is a question, when it reports someone else's words or the
 client's feelings, or (for medication) when the sentence defers to a doctor.
+
+Speed: each rule runs only on a reply holding the literals it cannot match without
+(a drug name, "you're right", 致死), found in one pass over the reply, so an ordinary
+reply runs almost no rule (``bench/screen.py`` measures it).
 """
 
 from __future__ import annotations
@@ -24,7 +28,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from .default_plugins.basic_safety import normalise
+from .default_plugins.basic_safety import _LiteralFinder, _required_literals, normalise
 from .plugins import collect
 
 VIOLATIONS = ("diagnosis", "medication", "harmful_instructions", "self_harm_agreement")
@@ -319,6 +323,7 @@ _FRAMING = re.compile(
     r"i believe|in a way|you're right|you are right|it's true|true|sure|okay|ok|of course|i know|i understand|i see)\b\s*)*$"
 )
 MAX_MATCHES_PER_RULE = 32
+_DEFAULT_SET = frozenset(DEFAULT_RULES)
 
 
 def _clause_prefix(text: str, start: int) -> str:
@@ -354,19 +359,32 @@ class ReplyRules(ReplyCheck):
     name = "reply-rules"
 
     def __init__(self, rules: tuple[ReplyRule, ...] | list[ReplyRule] = DEFAULT_RULES):
-        self.rules = [(r, re.compile(r.pattern)) for r in rules]
+        self.rules: tuple[ReplyRule, ...] = tuple(rules)
+        for rule in set(self.rules) - _DEFAULT_SET:
+            re.compile(rule.pattern)  # a bad pattern of one's own fails here, not in a session
+        # Speed: a rule runs only on text holding one literal of each set it cannot match
+        # without (basic_safety._required_literals), so an ordinary reply runs almost none;
+        # a rule is compiled the first time it runs.
+        self._patterns: list[re.Pattern[str] | None] = [None] * len(self.rules)
+        self._needs = [(_CJK.search(r.pattern) is not None, _required_literals(r.pattern)) for r in self.rules]
+        self._literals = _LiteralFinder(lit for _, needs in self._needs for need in needs for lit in need)
 
     def check(self, reply: str, *, language: str | None = None) -> list[str]:
-        return [v for v in VIOLATIONS if v in {r.violation for r, _ in self.matches(reply)}]
+        found = {r.violation for r, _ in self.matches(reply)}
+        return [v for v in VIOLATIONS if v in found]
 
     def matches(self, reply: str) -> list[tuple[ReplyRule, str]]:
         """Every rule that fires on ``reply``, with the text it matched (for tests and debugging)."""
         text = normalise(reply or "")
         has_cjk = bool(_CJK.search(text))
+        present = self._literals.present(text)
         found: list[tuple[ReplyRule, str]] = []
-        for rule, pattern in self.rules:
-            if not has_cjk and _CJK.search(rule.pattern):
+        for i, (rule, (cjk_rule, needs)) in enumerate(zip(self.rules, self._needs)):
+            if (cjk_rule and not has_cjk) or any(present.isdisjoint(need) for need in needs):
                 continue
+            pattern = self._patterns[i]
+            if pattern is None:
+                pattern = self._patterns[i] = re.compile(rule.pattern)
             for n, m in enumerate(pattern.finditer(text)):
                 if n >= MAX_MATCHES_PER_RULE:
                     break

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import random
 import re
 from pathlib import Path
 
@@ -315,13 +316,112 @@ def test_split_patterns_find_what_the_whole_pattern_finds():
                     assert m.start() in starts, (rule.pattern, text)
 
 
-def test_the_gate_skips_only_parts_that_cannot_match(monkeypatch):
-    """Long messages are fast because parts whose first word or characters are absent are skipped; that changes nothing."""
+def _all_texts() -> list[str]:
     texts = [t for t, _, _ in POSITIVES] + HARD_NEGATIVES + RESOLVED_PAST + [t for _, t in WRITTEN_EN + WRITTEN_ZH]
+    return texts + [t.upper() for t in texts] + [" ".join(texts[i:i + 3]) for i in range(0, len(texts), 3)]
+
+
+def test_the_prefilters_skip_only_parts_that_cannot_match(monkeypatch):
+    """Messages are fast because parts whose first word, first characters or a needed literal are absent
+    are skipped (``_PartIndex``, ``_Part.needed_literals``); screening with every part of the message's scripts gives the same."""
+    texts = _all_texts()
     check = LexiconCheck()
-    gated = [check.screen(t) for t in texts]
-    monkeypatch.setattr(basic_safety._Gate, "allows", lambda self, part: self.cjk if part.cjk else self.latin)
-    assert [check.screen(t) for t in texts] == gated
+    filtered = [check.screen(t) for t in texts]
+
+    def every_part(self, gate):
+        return [i for i, part in enumerate(self.parts) if (gate.cjk if part.cjk else gate.latin)]
+
+    monkeypatch.setattr(basic_safety._PartIndex, "allowed", every_part)
+    parts = [p for _, p in check._parts] + [p for _, p in basic_safety._VEILED_PARTS] + basic_safety._FAREWELL.parts
+    saved = [p.literals for p in parts]
+    try:
+        for p in parts:
+            p.literals = ()  # nothing needed: every part runs
+        assert [check.screen(t) for t in texts] == filtered
+    finally:
+        for p, literals in zip(parts, saved):
+            p.literals = literals
+
+
+def test_the_part_index_agrees_with_the_gate():
+    check = LexiconCheck()
+    parts = [p for _, p in check._parts]
+    for text in _corpus()[:400] + [basic_safety.normalise(t) for t in _all_texts()]:
+        gate = basic_safety._Gate(text)
+        assert check._index.allowed(gate) == [i for i, p in enumerate(parts) if gate.allows(p)], text
+
+
+# A small generator of random strings from a parsed regex, to test what the prefilter
+# says a pattern needs against strings the pattern really matches.
+_POOL = " abcdefghijklmnopqrstuvwxyz'0123456789,.!?我你的了死药。，\n-"
+
+
+def _sample(items, rng) -> str:
+    p = re._parser
+    out = []
+    for op, av in items:
+        if op is p.LITERAL:
+            out.append(chr(av))
+        elif op in (p.NOT_LITERAL, p.ANY):
+            out.append(rng.choice([c for c in _POOL if c != "\n" and (op is p.ANY or c != chr(av))]))
+        elif op is p.IN:
+            explicit = [chr(v) if k is p.LITERAL else chr(rng.randint(*v)) for k, v in av if k in (p.LITERAL, p.RANGE)]
+            choices = explicit if explicit and not any(k is p.NEGATE for k, _ in av) else list(_POOL)
+            out.append(rng.choice(choices))  # may miss the class: the sample then just fails to match
+        elif op is p.BRANCH:
+            out.append(_sample(rng.choice(av[1]), rng))
+        elif op is p.SUBPATTERN:
+            out.append(_sample(av[3], rng))
+        elif op in (p.MAX_REPEAT, p.MIN_REPEAT):
+            low, high, sub = av
+            out += [_sample(sub, rng) for _ in range(rng.randint(low, low + 3 if high is p.MAXREPEAT else min(high, low + 3)))]
+    return "".join(out)
+
+
+def _assert_needs_hold(patterns: list[str], seed: int = 7, per_pattern: int = 6) -> int:
+    """Every match of a sampled string holds a literal of each set ``_required_literals`` gives; returns matches checked."""
+    rng = random.Random(seed)
+    checked = 0
+    for pattern in patterns:
+        needs = basic_safety._required_literals(pattern)
+        regex, parsed = re.compile(pattern), re._parser.parse(pattern)
+        for _ in range(per_pattern * 5):
+            text = rng.choice(["", " ", "so ", "我"]) + _sample(parsed, rng) + rng.choice(["", " ", "."])
+            for m in regex.finditer(text):
+                checked += 1
+                for need in needs:
+                    assert any(lit in m.group() for lit in need), (pattern, m.group(), sorted(need))
+    return checked
+
+
+def test_what_a_rule_needs_is_in_every_match():
+    """The prefilter skips a part when a needed literal is missing; a wrong literal set would skip real matches."""
+    check = LexiconCheck()
+    patterns = [r.pattern for r in DEFAULT_RULES] + [p.pattern for _, p in check._parts]
+    patterns += [p.pattern for _, p in basic_safety._VEILED_PARTS] + [p.pattern for p in basic_safety._FAREWELL.parts]
+    assert _assert_needs_hold(patterns, per_pattern=2) > 2000
+
+
+def test_required_literals_by_hand():
+    needs = basic_safety._required_literals
+    assert needs(r"\bkill(?:ed|ing)? myself\b") == [frozenset({"kill myself", "killed myself", "killing myself"})]
+    assert needs(r"\bi (?:just )?took (?:them|it) all\b") == [
+        frozenset({"i took them all", "i took it all", "i just took them all", "i just took it all"}), frozenset({"them", "it"})]
+    assert needs(r"想(?:要)?(?:去)?死") == [frozenset({"想死", "想去死", "想要死", "想要去死"})]
+    assert needs(r"(?:a|b)+c{2,}") == [frozenset({"c"}), frozenset({"a", "b"})]
+    assert needs(r"x(?=yz)\d+") == [frozenset({"x"})]  # a lookahead consumes nothing
+    # Nothing is needed when a match may be empty, or case does not matter.
+    assert needs(r"(?i)kill") == needs(r"\w+") == needs(r"(?:abc)?") == needs(r"(?:abc|)d?") == []
+
+
+def test_the_literal_finder_finds_exactly_the_literals_present():
+    rng = random.Random(3)
+    alphabet = "abc 我死'"
+    literals = {"".join(rng.choice(alphabet) for _ in range(rng.randint(1, 5))) for _ in range(300)}
+    finder = basic_safety._LiteralFinder(literals)
+    for _ in range(300):
+        text = "".join(rng.choice(alphabet) for _ in range(rng.randint(0, 40)))
+        assert finder.present(text) == {lit for lit in literals if lit in text}, text
 
 
 # --- PsyGUARD (real labelled Chinese messages; MIT) ---------------------------------------

@@ -3,9 +3,12 @@ self-harm), the good practice it must leave alone, and how sessions regenerate o
 
 from __future__ import annotations
 
+import random
+
 import pytest
 
 import psyagents
+from psyagents.default_plugins.basic_safety import normalise
 from psyagents.guard import violations
 from psyagents.hookspecs import hookimpl
 from psyagents.reply_safety import ReplyCheck, ReplyRules, reply_checks, safe_reply, screen_reply
@@ -167,6 +170,44 @@ def test_the_rules_handle_odd_text_quickly():
         start = time.perf_counter()
         RULES.check(text)
         assert time.perf_counter() - start < 3
+
+
+# Pieces of counsellor replies, combined into many sentences for the prefilter tests.
+_OPENINGS = ["", "Maybe ", "Honestly, ", "I think ", "Why don't you ", "You should ", "It sounds like ", "Have you ",
+             "Your doctor said ", "If you ", "You're right, ", "Don't ", "It's okay to ", "你", "医生说你", "也许", "你说得对，"]
+_MIDDLES = [text.rstrip(".?!。？") for text, _ in UNSAFE] + [text.rstrip(".?!。？") for text in SAFE[:20]]
+_ENDINGS = ["", ".", "?", " with your doctor.", " tonight.", " lol.", "。", "吗？"]
+
+
+def _generated_replies(n: int = 600, seed: int = 5) -> list[str]:
+    rng = random.Random(seed)
+    return [" ".join(rng.choice(_OPENINGS) + rng.choice(_MIDDLES) + rng.choice(_ENDINGS) for _ in range(rng.randint(1, 3)))
+            for _ in range(n)]
+
+
+def test_the_prefilter_changes_nothing():
+    """A rule is skipped when a literal it needs is missing from the reply; running every rule finds the same."""
+    texts = [t for t, _ in UNSAFE] + SAFE + _generated_replies()
+    everything = ReplyRules()
+    everything._needs = [(cjk, []) for cjk, _ in everything._needs]
+    found = [RULES.matches(t) for t in texts]
+    assert found == [everything.matches(t) for t in texts]
+    assert sum(bool(f) for f in found) > 200  # the texts do exercise the rules
+
+
+def test_what_a_reply_rule_needs_is_in_every_match():
+    from tests.test_basic_safety import _assert_needs_hold
+
+    assert _assert_needs_hold([rule.pattern for rule in RULES.rules], per_pattern=20) > 300
+
+
+def test_an_ordinary_reply_runs_almost_no_rules():
+    """Why the screen is fast: an ordinary reply holds what few rules need (see bench/screen.py for timings)."""
+    for reply in ["How has that been for you?", "What would help a little?", "我听到你最近压力很大，能多说说吗？",
+                  "That sounds really hard. What was going through your mind when that happened?"]:
+        present = RULES._literals.present(normalise(reply))
+        running = [r for r, (_, needs) in zip(RULES.rules, RULES._needs) if not any(present.isdisjoint(n) for n in needs)]
+        assert len(running) <= 3, (reply, [r.pattern[:40] for r in running])
 
 
 def _store(db):

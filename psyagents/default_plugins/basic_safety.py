@@ -76,9 +76,13 @@ quoted from the original text. Texting forms are accepted: apostrophes may be
 dropped ("im", "dont", "whats"), and zs stands for 自杀.
 
 Speed: every pattern is cut into parts that open with a literal, which the regex
-engine can skip to quickly; a first pass finds where anything could match, and
-idiom masks and context checks run only there. A 100k-character message takes
-roughly 10-40 ms; at most 64 matches of one rule are considered.
+engine can skip to quickly. An index of those first words and characters picks the
+few dozen of ~1,600 parts that could match a message, and a part that needs one of a
+few literals ("already ", "just ") is skipped when the message has none of them; a
+first pass runs the rest, and idiom masks and context checks run only where
+something matched. Parts compile on first use. An ordinary message takes a few
+hundredths of a millisecond, a 100k-character one roughly 10-40 ms; at most 64
+matches of one rule are considered (``bench/screen.py`` measures it).
 
 To extend: pass your own ``Rule`` list (``LexiconCheck(rules=DEFAULT_RULES +
 mine)``) or register another ``SafetyCheck`` - the highest level wins.
@@ -93,7 +97,9 @@ from __future__ import annotations
 import bisect
 import functools
 import logging
+import operator
 import re
+from re import _parser as _sre_parser  # to read what a pattern needs; private but stable since 3.11
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from itertools import islice
@@ -687,13 +693,15 @@ ZH_RULES: list[Rule] = [
 ZH_RULES = [Rule(r.category, r.level, r.pattern.replace("自杀", "(?:自杀|zs)"), r.person, r.firm, r.now, r.needs) for r in ZH_RULES]
 
 DEFAULT_RULES: tuple[Rule, ...] = (*EN_RULES, *ZH_RULES)
+_DEFAULT_SET = frozenset(DEFAULT_RULES)
 
 
 # --- Fast matching ----------------------------------------------------------------
 # Python's regex engine skips quickly through text only to a pattern's literal first
 # characters; a pattern opening with \b, an optional word or an alternation of
 # differently-shaped branches is tried at every position instead, about a
-# millisecond per 100k characters each. So each rule is cut into literal-led parts.
+# millisecond per 100k characters each. So each rule is cut into literal-led parts,
+# and a message runs only the parts its words and characters allow (_Gate, _PartIndex).
 
 _IS_CJK = re.compile(r"[\u4e00-\u9fff]")
 
@@ -786,15 +794,48 @@ def _expand_leading(pattern: str, budget: int = MAX_EXPANSIONS) -> list[str]:
 
 
 class _Part:
-    """One alternative, compiled so the regex engine can skip ahead to its first characters."""
+    """One alternative, compiled so the regex engine can skip ahead to its first characters.
 
-    __slots__ = ("regex", "word_start", "cjk", "lead")
+    It is compiled the first time it runs: most parts never run on a given message (the
+    gate skips them), and compiling all ~1,600 up front would cost a new process ~0.3 s.
+    """
+
+    __slots__ = ("pattern", "regex", "literals", "word_start", "cjk", "lead")
 
     def __init__(self, pattern: str, word_start: bool) -> None:
-        self.regex = re.compile(pattern)
+        self.pattern = pattern
+        self.regex: re.Pattern[str] | None = None  # see compiled()
+        self.literals: tuple[str, ...] | None = None  # see needed_literals()
         self.word_start = word_start
         self.cjk = _IS_CJK.search(pattern) is not None
         self.lead = _lead(pattern)
+
+    def compiled(self) -> re.Pattern[str]:
+        if self.regex is None:
+            self.regex = re.compile(self.pattern)
+        return self.regex
+
+    def needed_literals(self) -> tuple[str, ...]:
+        """Literals one of which every match contains (() if none is known), worked out on first use.
+
+        The gate passes every part that opens with "i" for almost any English message;
+        looking for "already " or "just " first is cheaper than running such a part.
+        """
+        if self.literals is None:
+            # A part led by a longer word rarely passes the gate and is then quick to run anyway.
+            needs = _required_literals(self.pattern, 1) if len(self.lead) < NEED_LEAD else []
+            self.literals = tuple(sorted(needs[0])) if needs and len(needs[0]) <= MAX_NEED else ()
+        return self.literals
+
+    def may_match(self, text: str) -> bool:
+        """False when ``text`` lacks every needed literal, so the part cannot match anywhere in it."""
+        literals = self.literals if self.literals is not None else self.needed_literals()
+        if not literals or len(text) > MAX_NEED_TEXT:
+            return True
+        for lit in literals:
+            if lit in text:
+                return True
+        return False
 
     @classmethod
     def parts_of(cls, pattern: str) -> list["_Part"]:
@@ -811,8 +852,20 @@ class _Part:
                 parts.append(cls(expanded, word_start))
         return parts
 
+    def first(self, text: str, pos: int, endpos: int) -> tuple[int, int] | None:
+        """The first span ``finditer`` yields, or None; without a generator in the common cases."""
+        if not self.may_match(text):
+            return None
+        m = (self.regex or self.compiled()).search(text, pos, endpos)
+        if m is None:
+            return None
+        start, end = m.span()
+        if end > start and not (self.word_start and start > 0 and _is_word_char(text[start - 1]) == _is_word_char(text[start])):
+            return start, end
+        return next(self.finditer(text, pos, endpos), None)
+
     def finditer(self, text: str, pos: int, endpos: int) -> Iterator[tuple[int, int]]:
-        search = self.regex.search
+        search = (self.regex or self.compiled()).search
         while pos < endpos:
             m = search(text, pos, endpos)
             if m is None:
@@ -828,6 +881,12 @@ class _Part:
 
 _LEAD = re.compile(r"[a-z0-9]+|[\u4e00-\u9fff]+")
 MAX_LEAD = 12
+# A part needing one of more literals than this is simply run: looking for them all costs more.
+MAX_NEED = 8
+# Nor in a long text: a literal ending in a space is slow to rule out among many spaces,
+# slower than the part's own regex, which skips to the part's first letters.
+MAX_NEED_TEXT = 2000
+NEED_LEAD = 4  # only parts whose lead is shorter look for needed literals
 
 
 def _lead(pattern: str) -> str:
@@ -839,6 +898,9 @@ def _lead(pattern: str) -> str:
     if pattern[m.end():m.end() + 1] in ("?", "*", "{"):
         lead = lead[:-1]  # "kills?": the s is optional
     return lead[:MAX_LEAD]
+
+
+_WORD = re.compile(r"[a-z0-9]+")
 
 
 class _Gate:
@@ -853,7 +915,7 @@ class _Gate:
     def __init__(self, text: str) -> None:
         self.latin = _HAS_LATIN.search(text) is not None
         self.cjk = _IS_CJK.search(text) is not None
-        words = set(re.findall(r"[a-z0-9]+", text)) if self.latin else set()
+        words = set(_WORD.findall(text)) if self.latin else set()
         self.prefixes = {w[:k] for w in words for k in range(1, min(len(w), MAX_LEAD) + 1)}
         self.chars = set(text) if self.cjk else set()
 
@@ -863,6 +925,201 @@ class _Gate:
         if not self.latin:
             return False
         return not (part.lead and part.word_start) or part.lead in self.prefixes
+
+
+class _PartIndex:
+    """The parts of a list that ``_Gate.allows``, found by looking up the message's word
+    prefixes and characters instead of asking about each part: a message has a few dozen
+    prefixes, the rules ~1,600 parts, and asking each one cost most of a screen."""
+
+    def __init__(self, parts: Iterable[_Part]) -> None:
+        self.parts = list(parts)
+        self.latin_always: list[int] = []  # parts the gate allows whenever there is Latin text
+        self.latin_lead: dict[str, list[int]] = {}  # lead -> parts that need a word starting with it
+        self.cjk_always: list[int] = []
+        self.cjk_lead: dict[str, list[tuple[str, int]]] = {}  # first char -> (second char or '', part)
+        for i, part in enumerate(self.parts):
+            if part.cjk:
+                if part.lead:
+                    self.cjk_lead.setdefault(part.lead[0], []).append((part.lead[1:2], i))
+                else:
+                    self.cjk_always.append(i)
+            elif part.lead and part.word_start:
+                self.latin_lead.setdefault(part.lead, []).append(i)
+            else:
+                self.latin_always.append(i)
+        self.latin_keys = frozenset(self.latin_lead)
+        self.cjk_keys = frozenset(self.cjk_lead)
+
+    def allowed(self, gate: _Gate) -> list[int]:
+        """Indices, in order, of the parts ``gate.allows``."""
+        out: list[int] = []
+        if gate.latin:
+            out += self.latin_always
+            for lead in gate.prefixes & self.latin_keys:
+                out += self.latin_lead[lead]
+        if gate.cjk:
+            out += self.cjk_always
+            chars = gate.chars
+            for ch in chars & self.cjk_keys:
+                out += [i for second, i in self.cjk_lead[ch] if not second or second in chars]
+        out.sort()
+        return out
+
+
+# --- Literal prefilter -------------------------------------------------------------
+# What a pattern cannot match without: sets of literal strings, each set holding at least
+# one substring of every match ("kill myself" or "end my life"). When a text has none of
+# a set, the pattern cannot match it, so it need not run. Read from the parsed pattern;
+# anything not understood (classes with categories, back-references, flags) needs nothing.
+
+MAX_LITERAL_SET = 64
+
+
+def _literal_score(options: frozenset[str]) -> tuple[int, int]:
+    # Longer literals are rarer, but past five characters hardly more so; fewer are cheaper to look for.
+    return min(5, *map(len, options)), -len(options)
+
+
+def _seq_literals(items) -> tuple[frozenset[str] | None, list[frozenset[str]]]:
+    """(every string a parsed sequence can match, if few; else None) and the literal sets it needs."""
+    needs: list[frozenset[str]] = []
+    run: set[str] = {""}  # the strings the items since the last unknown one can match, end to end
+    exact = True
+    for op, av in _joined_literals(items):
+        if op is None:
+            item_exact, item_needs = frozenset({av}), []
+        else:
+            item_exact, item_needs = _item_literals(op, av)
+        needs += item_needs
+        if item_exact is None:
+            exact = False
+            needs.append(frozenset(run))
+            run = {""}
+            continue
+        joined = {a + b for a in run for b in item_exact}
+        if len(joined) > MAX_LITERAL_SET:
+            exact = False
+            needs.append(frozenset(run))
+            joined = set(item_exact)
+        run = joined
+    needs.append(frozenset(run))
+    return (frozenset(run) if exact else None), [n for n in needs if n and "" not in n]
+
+
+def _joined_literals(items) -> Iterator[tuple]:
+    """The parsed items with each run of single characters joined into (None, "text")."""
+    chars: list[str] = []
+    for op, av in items:
+        if op is _sre_parser.LITERAL:
+            chars.append(chr(av))
+            continue
+        if chars:
+            yield None, "".join(chars)
+            chars = []
+        yield op, av
+    if chars:
+        yield None, "".join(chars)
+
+
+def _item_literals(op, av) -> tuple[frozenset[str] | None, list[frozenset[str]]]:
+    p = _sre_parser
+    if op is p.LITERAL:
+        return frozenset({chr(av)}), []
+    if op in (p.AT, p.ASSERT, p.ASSERT_NOT):
+        return frozenset({""}), []  # zero-width: consumes nothing
+    if op is p.IN:
+        chars: set[str] = set()
+        for kind, value in av:
+            if kind is p.LITERAL:
+                chars.add(chr(value))
+            elif kind is p.RANGE and value[1] - value[0] < 16:
+                chars.update(map(chr, range(value[0], value[1] + 1)))
+            else:
+                return None, []
+        return (frozenset(chars) if chars else None), []
+    if op is p.SUBPATTERN:
+        _, add_flags, _, sub = av
+        if add_flags & re.IGNORECASE:
+            return None, []
+        return _seq_literals(sub)
+    if op is p.ATOMIC_GROUP:
+        return _seq_literals(av)
+    if op in (p.MAX_REPEAT, p.MIN_REPEAT, p.POSSESSIVE_REPEAT):
+        low, high, sub = av
+        sub_exact, sub_needs = _seq_literals(sub)
+        if low == 0:
+            return (sub_exact | {""} if sub_exact is not None and high == 1 else None), []
+        if sub_exact is not None and "" not in sub_exact:
+            sub_needs = [*sub_needs, sub_exact]
+        return (sub_exact if low == high == 1 else None), sub_needs
+    if op is p.BRANCH:
+        infos = [_seq_literals(branch) for branch in av[1]]
+        exacts = [e for e, _ in infos]
+        exact = None
+        if all(e is not None for e in exacts):
+            exact = frozenset().union(*exacts)
+            if len(exact) > MAX_LITERAL_SET:
+                exact = None
+        # Whichever branch matched, its own best set is met: the union of those is needed.
+        if all(n for _, n in infos):
+            union = frozenset().union(*(max(n, key=_literal_score) for _, n in infos))
+            if len(union) <= 4 * MAX_LITERAL_SET:
+                return exact, [union]
+        return exact, []
+    return None, []
+
+
+@functools.lru_cache(maxsize=4096)
+def _required_literals(pattern: str, limit: int = 3) -> list[frozenset[str]]:
+    """Up to ``limit`` literal sets a match of ``pattern`` always contains one of, rarest first; [] if none known."""
+    try:
+        parsed = _sre_parser.parse(pattern)
+        if parsed.state.flags & re.IGNORECASE:
+            return []
+        _, needs = _seq_literals(parsed)
+    except Exception:  # pragma: no cover - an unknown construct needs nothing, so the pattern always runs
+        return []
+    return sorted({_shortest(n) for n in needs}, key=_literal_score, reverse=True)[:limit]
+
+
+def _shortest(options: frozenset[str]) -> frozenset[str]:
+    """``options`` without those containing another: "a lethal dose" is there whenever "lethal dose" is."""
+    by_length = sorted(options, key=len)
+    keep: list[str] = []
+    for option in by_length:
+        if not any(k in option for k in keep):
+            keep.append(option)
+    return frozenset(keep)
+
+
+class _LiteralFinder:
+    """Which of a fixed set of literals occur in a text, looking only at the likely ones.
+
+    Each literal is filed under its rarest two characters (one if it is one character
+    long); a text's own pairs of characters pick the few literals worth a substring test.
+    """
+
+    def __init__(self, literals: Iterable[str]) -> None:
+        self.by_key: dict[str, list[str]] = {}
+        for lit in sorted(set(literals)):
+            key = lit if len(lit) < 2 else max((lit[i:i + 2] for i in range(len(lit) - 1)), key=_rarity)
+            self.by_key.setdefault(key, []).append(lit)
+        self.keys = frozenset(self.by_key)
+
+    def present(self, text: str) -> set[str]:
+        grams = set(text)
+        grams.update(map(operator.add, text, text[1:]))
+        by_key = self.by_key
+        return {lit for key in self.keys.intersection(grams) for lit in by_key[key] if lit in text}
+
+
+# English characters from most to least common; anything else (CJK, digits) counts as rare.
+_COMMON_CHARS = {ch: i for i, ch in enumerate(" etaoinsrhldcumfpgwybv,.'kjxqz")}
+
+
+def _rarity(pair: str) -> int:
+    return sum(_COMMON_CHARS.get(ch, len(_COMMON_CHARS)) for ch in pair)
 
 
 def _is_word_char(ch: str) -> bool:
@@ -875,20 +1132,26 @@ class _Finder:
     def __init__(self, *patterns: str) -> None:
         self.parts = [part for p in patterns for part in _Part.parts_of(p)]
 
-    def finditer(self, text: str, pos: int = 0, endpos: int | None = None, *, limit: int | None = None) -> Iterator[tuple[int, int]]:
-        """Spans matched by any part (in part order, not text order); ``limit`` per part."""
+    @functools.cached_property
+    def index(self) -> _PartIndex:
+        return _PartIndex(self.parts)
+
+    def finditer(self, text: str, pos: int = 0, endpos: int | None = None, *, limit: int | None = None,
+                 gate: "_Gate | None" = None) -> Iterator[tuple[int, int]]:
+        """Spans matched by any part (in part order, not text order); ``limit`` per part; ``gate`` (of ``text``) skips parts that cannot match."""
         endpos = len(text) if endpos is None else endpos
-        for part in self.parts:
-            yield from islice(part.finditer(text, pos, endpos), limit)
+        parts = self.parts if gate is None else [self.parts[i] for i in self.index.allowed(gate)]
+        for part in parts:
+            if part.may_match(text):
+                yield from islice(part.finditer(text, pos, endpos), limit)
 
     def search(self, text: str, pos: int = 0, endpos: int | None = None, *, gate: "_Gate | None" = None) -> tuple[int, int] | None:
-        """The earliest span matched by any part, or None; ``gate`` skips parts that cannot match."""
+        """The earliest span matched by any part, or None; ``gate`` (of ``text``) skips parts that cannot match."""
         endpos = len(text) if endpos is None else endpos
         best = None
-        for part in self.parts:
-            if gate is not None and not gate.allows(part):
-                continue
-            span = next(part.finditer(text, pos, endpos), None)
+        parts = self.parts if gate is None else [self.parts[i] for i in self.index.allowed(gate)]
+        for part in parts:
+            span = part.first(text, pos, endpos)
             if span is not None and (best is None or span < best):
                 best = span
         return best
@@ -1155,6 +1418,30 @@ _VEILED: dict[str, _Finder] = {
         r"把(?:所有的?|全部|剩下的|家里的)?(?:药|安眠药)(?:都|全)(?:吃|吞)(?:了|掉|下去)|(?:药|安眠药)(?:都|全)(?:吃|吞)(?:了|掉|光|完)",
     ),
 }
+_VEILED_PARTS = [(kind, part) for kind, finder in _VEILED.items() for part in finder.parts]
+_VEILED_INDEX = _PartIndex(part for _, part in _VEILED_PARTS)
+
+
+def _veiled_cues(text: str, gate: _Gate) -> dict[str, tuple[int, int]]:
+    """The earliest span of each kind of veiled cue in ``text`` (what ``_VEILED[kind].search`` finds), in ``_VEILED`` order."""
+    best: dict[str, tuple[int, int]] = {}
+    n = len(text)
+    short = n <= MAX_NEED_TEXT
+    for i in _VEILED_INDEX.allowed(gate):
+        kind, part = _VEILED_PARTS[i]
+        literals = part.literals if part.literals is not None else part.needed_literals()  # part.may_match, inlined
+        if literals and short:
+            for lit in literals:
+                if lit in text:
+                    break
+            else:
+                continue
+        span = part.first(text, 0, n)
+        if span is not None and (kind not in best or span < best[kind]):
+            best[kind] = span
+    return {kind: best[kind] for kind in _VEILED if kind in best}
+
+
 # Knowing a target's movements turns thoughts of harming them into a plan.
 _TARGET_KNOWN = _Finder(
     r"\bi know (?:exactly )?(?:where|when|what time) (?:he|she|they)(?:'s| is| are)? (?:alone|lives?|works?|parks?|sleeps?|goes|leaves?|finishes)\b",
@@ -1229,6 +1516,12 @@ class LexiconCheck(SafetyCheck):
     def __init__(self, rules: Iterable[Rule] | None = None) -> None:
         self.rules: tuple[Rule, ...] = tuple(DEFAULT_RULES if rules is None else rules)
         self._finders = [(rule, _Finder(rule.pattern)) for rule in self.rules]
+        for rule, finder in self._finders:
+            if rule not in _DEFAULT_SET:  # parts compile on first use; a bad pattern of one's own fails here
+                for part in finder.parts:
+                    part.compiled()
+        self._parts = [(rule, part) for rule, finder in self._finders for part in finder.parts]
+        self._index = _PartIndex(part for _, part in self._parts)
         self._needs = {rule: _cx(rule.needs) for rule in self.rules if rule.needs}
         self._idioms = _Finder(*_EN_IDIOMS, *_ZH_IDIOMS)
 
@@ -1248,14 +1541,26 @@ class LexiconCheck(SafetyCheck):
         norm = normalise(text)
         n = len(norm)
         gate = _Gate(norm)
-        parts = [(rule, part) for rule, finder in self._finders for part in finder.parts if gate.allows(part)]
+        parts = [self._parts[i] for i in self._index.allowed(gate)]
 
         # Pass 1, on the unmasked text: where could anything match, and which parts?
         # Idioms are then masked only there, and pass 2 reruns only those parts, so a
         # long message costs about one quick scan. (Masking blanks text, so it can
         # only remove matches, never create them.)
         matched, spans = [], []
+        short = n <= MAX_NEED_TEXT
         for rule, part in parts:
+            # Most parts cannot match: a needed literal is missing, or the regex finds nothing.
+            # (part.may_match inlined: this loop is most of the cost of an ordinary message.)
+            literals = part.literals if part.literals is not None else part.needed_literals()
+            if literals and short:
+                for lit in literals:
+                    if lit in norm:
+                        break
+                else:
+                    continue
+            if (part.regex or part.compiled()).search(norm) is None:
+                continue
             found = list(islice(part.finditer(norm, 0, n), MAX_MATCHES_PER_RULE))
             if found:
                 matched.append((rule, part))
@@ -1263,7 +1568,7 @@ class LexiconCheck(SafetyCheck):
         farewell = _FAREWELL.search(norm, gate=gate)
         if farewell:
             spans.append(farewell)
-        veiled = {kind: span for kind, finder in _VEILED.items() if (span := finder.search(norm, gate=gate)) is not None}
+        veiled = _veiled_cues(norm, gate)
         if len(veiled) >= 2:
             spans += veiled.values()
         else:
@@ -1271,10 +1576,11 @@ class LexiconCheck(SafetyCheck):
         if not spans:
             return RiskAssessment(layer=self.layer)
         windows = _merge((max(0, a - MAX_MATCH_CHARS), min(n, b + MAX_MATCH_CHARS)) for a, b in spans)
-        masked = _blank(norm, [span for a, b in windows for span in self._idioms.finditer(norm, a, b)])
+        masked = _blank(norm, [span for a, b in windows for span in self._idioms.finditer(norm, a, b, gate=gate)])
 
         # Pass 2, on the masked text, inside the windows.
-        ctx = _Context(masked, max(0, windows[0][0] - MESSAGE_CONTEXT_CHARS), min(n, windows[-1][1] + MESSAGE_CONTEXT_CHARS))
+        ctx = _Context(masked, max(0, windows[0][0] - MESSAGE_CONTEXT_CHARS), min(n, windows[-1][1] + MESSAGE_CONTEXT_CHARS),
+                       gate if masked is norm else _Gate(masked))
         hits: list[_Hit] = []
         negated: list[tuple[int, int]] = []
         for rule, part in matched:
@@ -1412,9 +1718,10 @@ class LexiconCheck(SafetyCheck):
 class _Context:
     """Clauses and sentences around a match, looked up locally so cost does not grow with the message."""
 
-    def __init__(self, text: str, lo: int, hi: int) -> None:
+    def __init__(self, text: str, lo: int, hi: int, gate: "_Gate | None" = None) -> None:
         self.text, self.lo, self.hi = text, lo, hi
-        self.resolved = _RESOLVED.search(text, lo, hi) is not None
+        self.gate = gate  # of ``text``: context finders run only the parts its words allow
+        self.resolved = _RESOLVED.search(text, lo, hi, gate=gate) is not None
 
     def _start_after_last(self, rx: re.Pattern[str], pos: int) -> int:
         lo = max(0, pos - CONTEXT_CHARS)
@@ -1444,7 +1751,7 @@ class _Context:
 
     def present(self, finder: _Finder, past_ok: bool = False) -> tuple[int, int] | None:
         """The first span ``finder`` matches in this context that is neither past nor someone else's words."""
-        for span in sorted(finder.finditer(self.text, self.lo, self.hi, limit=MAX_MATCHES_PER_RULE)):
+        for span in sorted(finder.finditer(self.text, self.lo, self.hi, limit=MAX_MATCHES_PER_RULE, gate=self.gate)):
             if (past_ok or not self.in_past(span[0])) and not self.reported(span[0]):
                 return span
         return None
@@ -1566,7 +1873,7 @@ def _drop_covered(hits: list[_Hit]) -> list[_Hit]:
 
 @functools.lru_cache(maxsize=1)
 def default_check() -> LexiconCheck:
-    """The shared check with the default rules (it holds no state; compiling it takes ~60 ms)."""
+    """The shared check with the default rules (it holds no state; building it takes ~15 ms, its parts compile as they are first needed)."""
     return LexiconCheck()
 
 
