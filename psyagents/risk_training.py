@@ -10,6 +10,8 @@ Data (``TRAINING_FILES``; every line ``{"text": ..., "risk": LEVEL, ...}``):
 * ``screen-dev-en/zh.jsonl`` - the dev split. The test split is never read here.
 * ``train-en.jsonl``, ``train-zh.jsonl`` - messages written for the classifier, with
   hard negatives (idioms, fiction, negation, past and resolved risk, other people).
+* ``train-2-en.jsonl``, ``train-2-zh.jsonl`` - a second batch written the same way to widen
+  the wording (source ``written-2``).
 * ``train-conversation.jsonl`` - ordinary session talk, all ``none``: greetings, short answers
   and, above all, closings ("Thank you. Goodbye.", "I have to leave now."), which a model that
   has seen risky farewells would otherwise flag at the end of every session.
@@ -44,6 +46,7 @@ DATA = Path(__file__).parent / "safety_data"
 TRAINING_FILES: dict[str, str] = {
     "dev": "screen-dev-en.jsonl screen-dev-zh.jsonl",
     "written": "train-en.jsonl train-zh.jsonl",
+    "written-2": "train-2-en.jsonl train-2-zh.jsonl",
     "conversation": "train-conversation.jsonl",
     "rules-suite": "train-rules-suite.jsonl",
     "psyguard": "psyguard-valid-levels.jsonl",
@@ -85,19 +88,28 @@ class Options:
 
     char_max: int = 4
     words: bool = True
+    concepts: bool = False
     min_df: int = 2
     C: float = 4.0
     psyguard_weight: float = 1.0
     # Out-of-fold false-positive budgets on the project's written `none` messages.
-    # The rules add their own few (0.02-0.05 on messages they were not tuned on), and the issue's
+    # The rules add their own few (0.05-0.08 on messages they were not tuned on), and the issue's
     # target for the whole screen is 0.10; written `none` messages are mostly hard negatives.
-    fpr_high: float = 0.06
+    # The whole budget may go to the high head (the issue's recall is on high+imminent); the
+    # moderate head then only adds what costs no further false positives. Cross-validated in
+    # 2026-11: high 0.07 / any 0.08 gave recall high+imminent 0.740 and moderate+ 0.730 on the
+    # written messages, 0.08 / 0.08 gave 0.775 and 0.699 at the same 0.080 false positives.
+    fpr_high: float = 0.08
     fpr_any: float = 0.08
+    # And on ordinary talk (the conversation file and `plain` messages): a session's greetings and
+    # closings ("That's it from me today.") must almost never start the crisis path.
+    fpr_easy: float = 0.02
     imminent_leak: float = 0.02  # share of non-imminent messages the imminent head may call imminent
     extra: dict[str, Any] = field(default_factory=dict)
 
     def label(self) -> str:
-        return f"char1-{self.char_max}{'+words' if self.words else ''} min_df={self.min_df} C={self.C} psyguard_weight={self.psyguard_weight}"
+        return (f"char1-{self.char_max}{'+words' if self.words else ''}{'+concepts' if self.concepts else ''} min_df={self.min_df} "
+                f"C={self.C} psyguard_weight={self.psyguard_weight}")
 
 
 def load_examples(data: Path = DATA, sources: dict[str, str] | None = None) -> list[Example]:
@@ -143,7 +155,7 @@ def fit(rows: list[Example], options: Options) -> dict[str, Any]:
     except ImportError:
         raise PsyagentsError("training the risk classifier needs scikit-learn: pip install 'psyagents[train]'") from None
 
-    counted = [features(r.text, char_max=options.char_max, words=options.words) for r in rows]
+    counted = [features(r.text, char_max=options.char_max, words=options.words, concepts=options.concepts) for r in rows]
     df: Counter[str] = Counter()
     for c in counted:
         df.update(c.keys())
@@ -178,7 +190,7 @@ def fit(rows: list[Example], options: Options) -> dict[str, Any]:
     return {
         "format": FORMAT,
         "heads": list(HEADS),
-        "features": {"char_max": options.char_max, "words": options.words},
+        "features": {"char_max": options.char_max, "words": options.words, "concepts": options.concepts},
         "intercepts": [round(b, 6) for b in intercepts],
         "thresholds": {h: 0.5 for h in HEADS},
         "vocabulary": vocabulary,
@@ -217,11 +229,15 @@ def out_of_fold(rows: list[Example], options: Options, k: int = 5, seed: int = 0
 
 # The false-positive budgets are measured on these sources' `none` messages (mostly hard negatives);
 # PsyGUARD's and the conversation file's easy `none` messages would loosen them.
-BUDGET_SOURCES = ("dev", "written", "rules-suite")
+BUDGET_SOURCES = ("dev", "written", "written-2", "rules-suite")
 
 
 def _written_none(rows: list[Example]) -> list[int]:
     return [i for i, r in enumerate(rows) if r.risk == "none" and r.source in BUDGET_SOURCES]
+
+
+def _ordinary_none(rows: list[Example]) -> list[int]:
+    return [i for i, r in enumerate(rows) if r.risk == "none" and (r.source == "conversation" or r.kind == "plain")]
 
 
 def choose_thresholds(rows: list[Example], probs: list[dict[str, float]], options: Options) -> dict[str, float]:
@@ -229,10 +245,12 @@ def choose_thresholds(rows: list[Example], probs: list[dict[str, float]], option
 
     ``high``: the lowest threshold whose false positives stay within ``fpr_high``.
     ``moderate``: the lowest one keeping the false positives of either head within ``fpr_any``.
+    Both also keep the false positives on ordinary talk (``_ordinary_none``) within ``fpr_easy``.
     ``imminent``: the lowest one that calls at most ``imminent_leak`` of the non-imminent
     messages imminent (among those the high head passes).
     """
     none = _written_none(rows)
+    easy = _ordinary_none(rows)
 
     def lowest(candidates: list[float], ok) -> float:
         best = 0.99
@@ -243,9 +261,11 @@ def choose_thresholds(rows: list[Example], probs: list[dict[str, float]], option
         return best
 
     grid = sorted({round(p[h], 4) for p in probs for h in HEADS} | {0.5})
-    t_high = lowest(grid, lambda t: sum(probs[i]["high"] >= t for i in none) <= options.fpr_high * len(none))
+    t_high = lowest(grid, lambda t: sum(probs[i]["high"] >= t for i in none) <= options.fpr_high * len(none)
+                    and sum(probs[i]["high"] >= t for i in easy) <= options.fpr_easy * len(easy))
     t_high = max(t_high, 0.05)
-    t_mod = lowest(grid, lambda t: sum(probs[i]["high"] >= t_high or probs[i]["moderate"] >= t for i in none) <= options.fpr_any * len(none))
+    t_mod = lowest(grid, lambda t: sum(probs[i]["high"] >= t_high or probs[i]["moderate"] >= t for i in none) <= options.fpr_any * len(none)
+                   and sum(probs[i]["high"] >= t_high or probs[i]["moderate"] >= t for i in easy) <= options.fpr_easy * len(easy))
     t_mod = max(t_mod, t_high if t_high < 0.5 else 0.05)
     below = [i for i, r in enumerate(rows) if r.risk != "imminent" and probs[i]["high"] >= t_high]
     non_imminent = sum(r.risk != "imminent" for r in rows)
@@ -297,10 +317,12 @@ def _rule_level():
 
 
 CANDIDATES = [
-    Options(char_max=4, words=True, C=4.0),
-    Options(char_max=4, words=True, C=8.0),
-    Options(char_max=5, words=True, C=8.0),
-    Options(char_max=4, words=True, C=8.0, psyguard_weight=0.5),
+    Options(char_max=4, words=True, C=8.0),  # the 2026-11 first model's choice
+    Options(char_max=4, words=True, C=32.0),
+    Options(char_max=4, words=True, concepts=True, C=16.0),
+    Options(char_max=4, words=True, concepts=True, C=32.0),
+    Options(char_max=4, words=True, concepts=True, C=64.0),
+    Options(char_max=4, words=True, concepts=True, C=128.0),
 ]
 
 
@@ -313,9 +335,12 @@ def score_options(rows: list[Example], probs: list[dict[str, float]], options: O
 
 
 def build_model(out: Path | None = DEFAULT_PATH, *, candidates: list[Options] | None = None, k: int = 5, seed: int = 0,
-                log=print) -> dict[str, Any]:
-    """Choose the options by k-fold CV, fit on all the data, store the thresholds and CV figures; write ``out`` atomically."""
-    rows = load_examples()
+                log=print, sources: dict[str, str] | None = None) -> dict[str, Any]:
+    """Choose the options by k-fold CV, fit on all the data, store the thresholds and CV figures; write ``out`` atomically.
+
+    ``sources`` (default ``TRAINING_FILES``) and ``candidates`` (default ``CANDIDATES``) are for tests.
+    """
+    rows = load_examples(sources=sources)
     log(f"{len(rows)} examples: " + ", ".join(f"{s} {n}" for s, n in Counter(r.source for r in rows).items()))
     candidates = candidates or CANDIDATES
     results = []
@@ -350,6 +375,9 @@ def _write_atomic(path: Path, text: str) -> None:
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as fh:
             fh.write(text)
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes the file private; a model is for everyone to read
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)

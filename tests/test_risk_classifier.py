@@ -11,7 +11,7 @@ import pytest
 
 from psyagents.errors import PsyagentsError
 from psyagents.risk import RISK_LEVELS, level_index
-from psyagents.risk_classifier import DEFAULT_PATH, FORMAT, HEADS, NgramRiskModel, decide, features, windows
+from psyagents.risk_classifier import CONCEPTS, DEFAULT_PATH, FORMAT, HEADS, NgramRiskModel, decide, features, windows
 from psyagents.safety import safety_checks, screen
 from psyagents.safety_layers import NgramClassifierCheck
 from tests.conftest import ROOT, run_cli
@@ -44,9 +44,23 @@ def test_the_shipped_model_loads_and_describes_itself(model):
     meta = model.meta
     assert "PsyGUARD" in meta["licence"] and (DATA / "PSYGUARD-LICENSE").is_file()
     assert meta["psyguard_levels"]["suicide_plan"] == "high" and meta["psyguard_levels"]["unrelated"] == "none"
-    assert set(meta["examples"]) == {"dev", "written", "conversation", "rules-suite", "psyguard"}
+    assert set(meta["examples"]) == {"dev", "written", "written-2", "conversation", "rules-suite", "psyguard"}
     cv = meta["cv"]["figures"]["project-written"]
     assert set(cv) == {"classifier", "rules", "rules+classifier"}
+    assert DEFAULT_PATH.stat().st_size < 5_000_000
+    assert model.options["concepts"] is True and any(g.startswith("c:") for g in model.vocab)
+
+
+def test_the_shipped_model_was_built_from_the_current_training_files(model):
+    """Counts per source in the model equal what the training files hold now: edit the data, rebuild the model."""
+    from collections import Counter
+
+    from psyagents.risk_training import TRAINING_FILES, load_examples
+
+    rows = load_examples()
+    assert model.meta["examples"] == dict(Counter(r.source for r in rows))
+    assert model.meta["levels"] == dict(Counter(r.risk for r in rows))
+    assert "written-2" in TRAINING_FILES and "screen-test" not in " ".join(TRAINING_FILES.values())
 
 
 def test_it_is_deterministic_and_never_says_low(model):
@@ -81,6 +95,20 @@ def test_a_risk_line_among_other_news_is_not_diluted(model):
 def test_features_fold_scripts_and_digits():
     assert features("我想自殺 60") == features("我想自杀 10")  # Traditional folded to Simplified, digits to 0
     assert "w:kill myself" in features("I want to KILL MYSELF")
+
+
+def test_concept_features_name_the_kind_of_cue():
+    def concepts(text):
+        return {k: v for k, v in features(text, concepts=True).items() if k.startswith("c:")}
+
+    assert not concepts("") and "c:drug" not in features("mirtazapine", concepts=False)
+    # A drug name, a place and a time the model need not have seen, in either script.
+    assert {"c:drug", "c:save", "c:soon"} <= set(concepts("I've saved up the mirtazapine, tonight"))
+    assert {"c:height", "c:act"} <= set(concepts("我已經站在天橋上了"))
+    assert concepts("The knife is under my pillow") == {"c:blade": 1}  # whole words: a pillow is no pill
+    assert "c:lethal" in concepts("how many grams causes liver failure")
+    assert "c:lethal" not in concepts("How many paracetamol can I safely take?")
+    assert set(CONCEPTS) >= {"drug", "height", "soon", "farewell", "affairs", "lethal", "negate", "fiction", "other", "past"}
 
 
 def test_decide_uses_each_head_on_its_own():
@@ -153,8 +181,9 @@ def test_the_cli_names_the_classifier_layer():
 
 
 def test_hard_negatives_from_the_training_data_stay_low(check):
-    rows = [r for name in ("train-en.jsonl", "train-zh.jsonl") for r in _rows(name) if r["kind"] in ("hard-negative", "plain")]
-    assert len(rows) > 200
+    names = ("train-en.jsonl", "train-zh.jsonl", "train-2-en.jsonl", "train-2-zh.jsonl")
+    rows = [r for name in names for r in _rows(name) if r["kind"] in ("hard-negative", "plain")]
+    assert len(rows) > 600
     flagged = [r["text"] for r in rows if check.screen(r["text"]).level != "none"]
     # In-sample, so this guards against a broken model or thresholds, not generalisation (see docs/safety.md).
     assert len(flagged) <= 0.03 * len(rows), flagged
@@ -228,6 +257,25 @@ def test_a_small_model_learns_and_round_trips(sklearn, tmp_path):
     assert mean(high) > mean(none) + 0.2  # in-sample: it learned something
 
 
+def test_a_rebuild_is_byte_identical(sklearn, tmp_path):
+    """The whole build (CV, option choice, thresholds, final fit, JSON) twice on a small subset: same bytes.
+
+    The shipped model is rebuilt the same way from all the training files (`psyagents safety train-classifier`,
+    about 3 minutes on 2 cores), which is too slow for the unit tests.
+    """
+    from psyagents.risk_training import Options, build_model
+
+    sources = {"dev": "screen-dev-en.jsonl screen-dev-zh.jsonl", "written-2": "train-2-zh.jsonl"}
+    candidates = [Options(concepts=True, C=16.0), Options(C=4.0)]
+    paths = [tmp_path / "a.json", tmp_path / "b.json"]
+    for path in paths:
+        build_model(path, candidates=candidates, k=3, seed=0, sources=sources, log=lambda *_: None)
+    assert paths[0].read_bytes() == paths[1].read_bytes()
+    built = NgramRiskModel.load(paths[0])
+    assert built.meta["examples"] == {"dev": 150, "written-2": len(_rows("train-2-zh.jsonl"))}
+    assert len(built.meta["cv"]["candidates"]) == 2 and all(0.0 < t < 1.0 for t in built.thresholds.values())
+
+
 def test_the_train_command_is_registered():
     r = run_cli("safety", "train-classifier", "--help")
     assert r.returncode == 0 and "--folds" in r.stdout and "Never reads the test split" in r.stdout
@@ -244,20 +292,26 @@ def test_training_never_reads_the_test_split(tmp_path):
 
 
 def test_training_data_never_repeats_a_test_message():
-    """Exact-text overlap only, compared as a set: no test text is printed or used."""
-    test = {r["text"].strip() for name in ("screen-test-en.jsonl", "screen-test-zh.jsonl") for r in _rows(name)}
+    """Exact-text overlap only, compared as a set: no test text is printed or used.
+
+    Every training file is covered: ``load_examples()`` reads all of ``TRAINING_FILES``.
+    """
     from psyagents.risk_training import load_examples
 
-    assert not [r for r in load_examples() if r.text.strip() in test]
+    test = {r["text"].strip() for name in ("screen-test-en.jsonl", "screen-test-zh.jsonl") for r in _rows(name)}
+    rows = load_examples()
+    assert {r.source for r in rows} >= {"dev", "written", "written-2", "conversation", "rules-suite", "psyguard"}
+    overlap = sum(r.text.strip() in test for r in rows)
+    assert overlap == 0, f"{overlap} training lines equal a test text"
 
 
 def test_held_out_figures_with_the_classifier(monkeypatch):
-    """Rules + classifier on the held-out test split, measured 2026-11-22 for the shipped model.
+    """Rules + classifier on the held-out test split, measured 2026-11-22 for the shipped (retrained) model.
 
     The issue's targets: recall >= 0.95 on high+imminent (NOT reached) and false positives <= 0.10
-    on none (reached overall, not for Chinese alone). Measured: recall high+imminent 47/52 = 0.904
-    (en 32/35, zh 15/17), moderate+ 68/75 = 0.907 (en 45/50, zh 23/25), false positives 5/53 = 0.094
-    (en 2/35, zh 3/18). Rules alone: 27/52, 42/75, 2/53 (tests/test_safety_screen.py). Floors and
+    on none (reached overall, not for Chinese alone). Measured: recall high+imminent 48/52 = 0.923
+    (en 32/35, zh 16/17), moderate+ 65/75 = 0.867 (en 43/50, zh 22/25), false positives 4/53 = 0.075
+    (en 1/35, zh 3/18). Rules alone: 27/52, 42/75, 2/53 (tests/test_safety_screen.py). Floors and
     ceilings at the measured figures, so a regression fails; nothing was tuned on these messages
     (docs/safety.md, "Evaluation history").
     """
@@ -269,6 +323,6 @@ def test_held_out_figures_with_the_classifier(monkeypatch):
     pairs = {n: [(row["risk"], screen_all(row["text"])[0].level) for row in read_labelled(DATA / f"screen-test-{n}.jsonl")] for n in ("en", "zh")}
     en, zh, both = metrics(pairs["en"]), metrics(pairs["zh"]), metrics(pairs["en"] + pairs["zh"])
     assert [c.name for c in safety_checks()] == ["lexicon", "risk-classifier"]
-    assert both["recall_high"] >= 47 / 52 - 1e-4 and both["recall_moderate"] >= 68 / 75 - 1e-4 and both["fpr_none"] <= 5 / 53 + 1e-4
-    assert en["recall_high"] >= 32 / 35 - 1e-4 and en["recall_moderate"] >= 45 / 50 - 1e-4 and en["fpr_none"] <= 2 / 35 + 1e-4
-    assert zh["recall_high"] >= 15 / 17 - 1e-4 and zh["recall_moderate"] >= 23 / 25 - 1e-4 and zh["fpr_none"] <= 3 / 18 + 1e-4
+    assert both["recall_high"] >= 48 / 52 - 1e-4 and both["recall_moderate"] >= 65 / 75 - 1e-4 and both["fpr_none"] <= 4 / 53 + 1e-4
+    assert en["recall_high"] >= 32 / 35 - 1e-4 and en["recall_moderate"] >= 43 / 50 - 1e-4 and en["fpr_none"] <= 1 / 35 + 1e-4
+    assert zh["recall_high"] >= 16 / 17 - 1e-4 and zh["recall_moderate"] >= 22 / 25 - 1e-4 and zh["fpr_none"] <= 3 / 18 + 1e-4
