@@ -316,14 +316,18 @@ def test_parse_retry_after():
 
 
 def test_server_dying_mid_batch(db):
-    """Two sessions finish; four more are in flight (two waiting for headers, two mid-stream) when the server dies."""
+    """Two sessions finish; four more are in flight (two waiting for headers, two mid-stream) when the server dies.
+
+    The sessions have a listener (as on the command line), so the counsellor's replies are streamed;
+    without one the requests are plain (non-streaming) ones.
+    """
     with serving(("reply",)) as server:
         counselor = f"openai:counselor?base_url={server.url}&max_retries=2&backoff=0.05&timeout=20"
 
         def session(sid):
             try:
                 return psyagents.run_session("emma-breakup", "person-centered", counselor, "scripted:client",
-                                             max_turns=2, db=db, session_id=sid)
+                                             max_turns=2, db=db, session_id=sid, on_event=lambda kind, data: None)
             except Exception as exc:
                 return exc
 
