@@ -161,6 +161,7 @@ def simulate_in_processes(kwargs: dict, workers: int) -> SimulateResult:
     except BaseException as exc:
         if not isinstance(exc, KeyboardInterrupt):
             status = "failed"
+        stop.set()  # whatever went wrong here (an on_progress callback that raised...), the workers stop too
         raise
     finally:
         for p in procs:

@@ -80,3 +80,23 @@ def test_bad_worker_settings_name_the_argument(tmp_path, kwargs, message):
         psyagents.simulate("kevin-panic", "cbt", 1, counselor="scripted:counselor", client="scripted:client",
                            db=tmp_path / "x.db", **kwargs)
     assert not (tmp_path / "x.db").exists()
+
+
+def test_an_error_in_the_parent_stops_the_workers_and_closes_the_run(tmp_path, plugin):
+    """An on_progress callback that raises: the batch stops, no session is left running, the run is failed."""
+    from tests.test_simulate import SlowPlugin
+
+    plugin(SlowPlugin(), "slow-test")  # registered in this process: the forked workers have it too
+    db = tmp_path / "cb.db"
+
+    def boom(p):
+        if p.event == "completed":
+            raise RuntimeError("progress display broke")
+
+    with pytest.raises(RuntimeError, match="progress display broke"):
+        psyagents.simulate(PERSONAS, "cbt,integrative", 1, counselor="slow:counselor?latency=0.05",
+                           client="slow:client?latency=0.05", db=db, max_turns=6, concurrency=2, workers=2,
+                           on_progress=boom)
+    statuses = dict(_rows(db, "select status, count(*) from sessions group by status"))
+    assert "running" not in statuses and statuses.get("completed", 0) < 6, statuses
+    assert _rows(db, "select status from runs") == [("failed",)]
