@@ -12,6 +12,10 @@ Data (``TRAINING_FILES``; every line ``{"text": ..., "risk": LEVEL, ...}``):
   hard negatives (idioms, fiction, negation, past and resolved risk, other people).
 * ``train-2-en.jsonl``, ``train-2-zh.jsonl`` - a second batch written the same way to widen
   the wording (source ``written-2``).
+* ``train-3-en.jsonl``, ``train-3-zh.jsonl`` - ordinary in-session client talk (source ``written-3``):
+  terse or reluctant openers, family, referrals, pain, tiredness, money, grief, plain answers, and some
+  tens of risky messages in the same terse register. An earlier model flagged persona openings such as
+  a reluctant "my partner booked this" as imminent; these teach it what such talk looks like.
 * ``train-conversation.jsonl`` - ordinary session talk, all ``none``: greetings, short answers
   and, above all, closings ("Thank you. Goodbye.", "I have to leave now."), which a model that
   has seen risky farewells would otherwise flag at the end of every session.
@@ -47,6 +51,7 @@ TRAINING_FILES: dict[str, str] = {
     "dev": "screen-dev-en.jsonl screen-dev-zh.jsonl",
     "written": "train-en.jsonl train-zh.jsonl",
     "written-2": "train-2-en.jsonl train-2-zh.jsonl",
+    "written-3": "train-3-en.jsonl train-3-zh.jsonl",
     "conversation": "train-conversation.jsonl",
     "rules-suite": "train-rules-suite.jsonl",
     "psyguard": "psyguard-valid-levels.jsonl",
@@ -229,7 +234,9 @@ def out_of_fold(rows: list[Example], options: Options, k: int = 5, seed: int = 0
 
 # The false-positive budgets are measured on these sources' `none` messages (mostly hard negatives);
 # PsyGUARD's and the conversation file's easy `none` messages would loosen them.
-BUDGET_SOURCES = ("dev", "written", "written-2", "rules-suite")
+BUDGET_SOURCES = ("dev", "written", "written-2", "written-3", "rules-suite")
+# Ordinary talk for the ``fpr_easy`` budget: these sources' `none` messages and every `plain` one.
+ORDINARY_SOURCES = ("conversation", "written-3")
 
 
 def _written_none(rows: list[Example]) -> list[int]:
@@ -237,7 +244,7 @@ def _written_none(rows: list[Example]) -> list[int]:
 
 
 def _ordinary_none(rows: list[Example]) -> list[int]:
-    return [i for i, r in enumerate(rows) if r.risk == "none" and (r.source == "conversation" or r.kind == "plain")]
+    return [i for i, r in enumerate(rows) if r.risk == "none" and (r.source in ORDINARY_SOURCES or r.kind == "plain")]
 
 
 def choose_thresholds(rows: list[Example], probs: list[dict[str, float]], options: Options) -> dict[str, float]:
@@ -245,7 +252,8 @@ def choose_thresholds(rows: list[Example], probs: list[dict[str, float]], option
 
     ``high``: the lowest threshold whose false positives stay within ``fpr_high``.
     ``moderate``: the lowest one keeping the false positives of either head within ``fpr_any``.
-    Both also keep the false positives on ordinary talk (``_ordinary_none``) within ``fpr_easy``.
+    Both also keep the false positives on ordinary talk (``_ordinary_none``: the conversation and
+    ``written-3`` files' `none` messages and every `plain` one) within ``fpr_easy``.
     ``imminent``: the lowest one that calls at most ``imminent_leak`` of the non-imminent
     messages imminent (among those the high head passes).
     """

@@ -44,7 +44,7 @@ def test_the_shipped_model_loads_and_describes_itself(model):
     meta = model.meta
     assert "PsyGUARD" in meta["licence"] and (DATA / "PSYGUARD-LICENSE").is_file()
     assert meta["psyguard_levels"]["suicide_plan"] == "high" and meta["psyguard_levels"]["unrelated"] == "none"
-    assert set(meta["examples"]) == {"dev", "written", "written-2", "conversation", "rules-suite", "psyguard"}
+    assert set(meta["examples"]) == {"dev", "written", "written-2", "written-3", "conversation", "rules-suite", "psyguard"}
     cv = meta["cv"]["figures"]["project-written"]
     assert set(cv) == {"classifier", "rules", "rules+classifier"}
     assert DEFAULT_PATH.stat().st_size < 5_000_000
@@ -60,7 +60,7 @@ def test_the_shipped_model_was_built_from_the_current_training_files(model):
     rows = load_examples()
     assert model.meta["examples"] == dict(Counter(r.source for r in rows))
     assert model.meta["levels"] == dict(Counter(r.risk for r in rows))
-    assert "written-2" in TRAINING_FILES and "screen-test" not in " ".join(TRAINING_FILES.values())
+    assert {"written-2", "written-3"} <= set(TRAINING_FILES) and "screen-test" not in " ".join(TRAINING_FILES.values())
 
 
 def test_it_is_deterministic_and_never_says_low(model):
@@ -181,7 +181,7 @@ def test_the_cli_names_the_classifier_layer():
 
 
 def test_hard_negatives_from_the_training_data_stay_low(check):
-    names = ("train-en.jsonl", "train-zh.jsonl", "train-2-en.jsonl", "train-2-zh.jsonl")
+    names = ("train-en.jsonl", "train-zh.jsonl", "train-2-en.jsonl", "train-2-zh.jsonl", "train-3-en.jsonl", "train-3-zh.jsonl")
     rows = [r for name in names for r in _rows(name) if r["kind"] in ("hard-negative", "plain")]
     assert len(rows) > 600
     flagged = [r["text"] for r in rows if check.screen(r["text"]).level != "none"]
@@ -199,16 +199,35 @@ def test_ordinary_session_talk_stays_none(check):
         assert check.screen(text).level == "none", text
 
 
-def test_persona_openings_without_risk_stay_none(check):
+# Persona ids whose opening line discloses risk, left out of the check below. None of the shipped
+# openings does: the at-risk personas disclose later (`risk.notes`, `disclosures`), and their first
+# lines ("idk. couldn't sleep.", 我真的快撑不下去了 - exhaustion, no wish to die) are `none` by the
+# labelling guide. Add an id here, with the reason, only for an opening that says more.
+OPENINGS_THAT_DISCLOSE: dict[str, str] = {}
+
+
+def test_persona_openings_stay_none(monkeypatch):
+    """Every persona's opening line, with or without risk, screens `none` with rules + classifier.
+
+    A model trained with `train-2` screened "My wife set this up. I'm not big on talking."
+    (marcus-trauma) as imminent and frank-chronic-pain's reluctant opening as high, sending the
+    session's first client message down the crisis path (docs/safety.md, "The classifier").
+    """
     import yaml
 
-    openings = []
+    monkeypatch.delenv("PSYAGENTS_SAFETY_CLASSIFIER", raising=False)
+    checks = [c for c in safety_checks() if c.name in ("lexicon", "risk-classifier")]
+    assert len(checks) == 2
+    openings, at_risk = [], 0
     for path in sorted((ROOT / "personas").glob("*.yaml")):
         data = yaml.safe_load(path.read_text(encoding="utf-8"))
-        if (data.get("risk") or {}).get("level") == "none" and data.get("opening"):
-            openings.append((path.name, data["opening"]))
-    assert len(openings) >= 10
-    assert [name for name, text in openings if check.screen(text).level != "none"] == []
+        if path.stem in OPENINGS_THAT_DISCLOSE or not data.get("opening"):
+            continue
+        openings.append((path.stem, data["opening"]))
+        at_risk += (data.get("risk") or {}).get("level", "none") != "none"
+    assert len(openings) >= 30 and at_risk >= 15
+    flagged = [(name, level) for name, text in openings if (level := screen(text, checks=checks).level) != "none"]
+    assert flagged == []
 
 
 # --- training ---------------------------------------------------------------------------------
@@ -309,9 +328,9 @@ def test_held_out_figures_with_the_classifier(monkeypatch):
     """Rules + classifier on the held-out test split, measured 2026-11-22 for the shipped (retrained) model.
 
     The issue's targets: recall >= 0.95 on high+imminent (NOT reached) and false positives <= 0.10
-    on none (reached overall, not for Chinese alone). Measured: recall high+imminent 48/52 = 0.923
-    (en 32/35, zh 16/17), moderate+ 65/75 = 0.867 (en 43/50, zh 22/25), false positives 4/53 = 0.075
-    (en 1/35, zh 3/18). Rules alone: 27/52, 42/75, 2/53 (tests/test_safety_screen.py). Floors and
+    on none (reached overall, not for Chinese alone). Measured: recall high+imminent 49/52 = 0.942
+    (en 33/35, zh 16/17), moderate+ 64/75 = 0.853 (en 43/50, zh 21/25), false positives 3/53 = 0.057
+    (en 0/35, zh 3/18). Rules alone: 27/52, 42/75, 2/53 (tests/test_safety_screen.py). Floors and
     ceilings at the measured figures, so a regression fails; nothing was tuned on these messages
     (docs/safety.md, "Evaluation history").
     """
@@ -323,6 +342,6 @@ def test_held_out_figures_with_the_classifier(monkeypatch):
     pairs = {n: [(row["risk"], screen_all(row["text"])[0].level) for row in read_labelled(DATA / f"screen-test-{n}.jsonl")] for n in ("en", "zh")}
     en, zh, both = metrics(pairs["en"]), metrics(pairs["zh"]), metrics(pairs["en"] + pairs["zh"])
     assert [c.name for c in safety_checks()] == ["lexicon", "risk-classifier"]
-    assert both["recall_high"] >= 48 / 52 - 1e-4 and both["recall_moderate"] >= 65 / 75 - 1e-4 and both["fpr_none"] <= 4 / 53 + 1e-4
-    assert en["recall_high"] >= 32 / 35 - 1e-4 and en["recall_moderate"] >= 43 / 50 - 1e-4 and en["fpr_none"] <= 1 / 35 + 1e-4
-    assert zh["recall_high"] >= 16 / 17 - 1e-4 and zh["recall_moderate"] >= 22 / 25 - 1e-4 and zh["fpr_none"] <= 3 / 18 + 1e-4
+    assert both["recall_high"] >= 49 / 52 - 1e-4 and both["recall_moderate"] >= 64 / 75 - 1e-4 and both["fpr_none"] <= 3 / 53 + 1e-4
+    assert en["recall_high"] >= 33 / 35 - 1e-4 and en["recall_moderate"] >= 43 / 50 - 1e-4 and en["fpr_none"] <= 0 / 35 + 1e-4
+    assert zh["recall_high"] >= 16 / 17 - 1e-4 and zh["recall_moderate"] >= 21 / 25 - 1e-4 and zh["fpr_none"] <= 3 / 18 + 1e-4
