@@ -317,7 +317,8 @@ def test_training_data_never_repeats_a_test_message():
     """
     from psyagents.risk_training import load_examples
 
-    test = {r["text"].strip() for name in ("screen-test-en.jsonl", "screen-test-zh.jsonl") for r in _rows(name)}
+    test = {r["text"].strip() for name in ("screen-test-en.jsonl", "screen-test-zh.jsonl", "screen-test2-en.jsonl", "screen-test2-zh.jsonl")
+            for r in _rows(name)}
     rows = load_examples()
     assert {r.source for r in rows} >= {"dev", "written", "written-2", "conversation", "rules-suite", "psyguard"}
     overlap = sum(r.text.strip() in test for r in rows)
@@ -345,3 +346,27 @@ def test_held_out_figures_with_the_classifier(monkeypatch):
     assert both["recall_high"] >= 49 / 52 - 1e-4 and both["recall_moderate"] >= 64 / 75 - 1e-4 and both["fpr_none"] <= 3 / 53 + 1e-4
     assert en["recall_high"] >= 33 / 35 - 1e-4 and en["recall_moderate"] >= 43 / 50 - 1e-4 and en["fpr_none"] <= 0 / 35 + 1e-4
     assert zh["recall_high"] >= 16 / 17 - 1e-4 and zh["recall_moderate"] >= 21 / 25 - 1e-4 and zh["fpr_none"] <= 3 / 18 + 1e-4
+
+
+def test_fresh_held_out_set_meets_the_targets(monkeypatch):
+    """Rules + classifier on ``screen-test2-*.jsonl``, measured once, 2026-11-22, for the shipped model.
+
+    Written after the model was final, by a writer who read only the labelling guide (no training
+    data, rules, classifier or earlier test split) and never ran the screen: 200 English and 100
+    Chinese messages, 35% of them `none`, mostly hard negatives; two Chinese ones that happened to equal
+    training lines (嗯, 想死) were then removed, leaving 98. The issue's targets, recall >= 0.95
+    on high+imminent and false positives <= 0.10 on none, are met overall: recall 101/105 = 0.962
+    (en 66/70 = 0.943, zh 35/35), moderate+ 141/158 = 0.892 (en 91/106, zh 50/52), false positives
+    8/104 = 0.077 (en 6/70, zh 2/34). Floors and ceilings at the measured figures.
+    """
+    from psyagents.default_plugins.screen_commands import metrics, read_labelled, screen_all
+
+    monkeypatch.delenv("PSYAGENTS_SAFETY_CLASSIFIER", raising=False)
+    monkeypatch.delenv("PSYAGENTS_SAFETY_ASSESSOR", raising=False)
+    pairs = {n: [(row["risk"], screen_all(row["text"])[0].level) for row in read_labelled(DATA / f"screen-test2-{n}.jsonl")] for n in ("en", "zh")}
+    en, zh, both = metrics(pairs["en"]), metrics(pairs["zh"]), metrics(pairs["en"] + pairs["zh"])
+    assert (len(pairs["en"]), len(pairs["zh"])) == (200, 98)
+    assert both["recall_high"] >= 0.95 and both["fpr_none"] <= 0.10  # the issue's targets
+    assert both["recall_high"] >= 101 / 105 - 1e-4 and both["recall_moderate"] >= 141 / 158 - 1e-4 and both["fpr_none"] <= 8 / 104 + 1e-4
+    assert en["recall_high"] >= 66 / 70 - 1e-4 and en["recall_moderate"] >= 91 / 106 - 1e-4 and en["fpr_none"] <= 6 / 70 + 1e-4
+    assert zh["recall_high"] >= 35 / 35 - 1e-4 and zh["recall_moderate"] >= 50 / 52 - 1e-4 and zh["fpr_none"] <= 2 / 34 + 1e-4

@@ -191,3 +191,22 @@ def test_shipped_test_split():
     assert zh["recall_high"] >= 11 / 17 - 1e-4
     assert zh["recall_moderate"] >= 16 / 25 - 1e-4
     assert zh["fpr_none"] <= 2 / 18 + 1e-4
+
+
+def test_fresh_held_out_set_rules_only(monkeypatch):
+    """The rule layer alone on ``screen-test2-*.jsonl`` (written blind after everything was final), 2026-11-22.
+
+    Recall high+imminent 48/105 = 0.457 (en 29/70, zh 19/35), moderate+ 81/158 (en 51/106, zh 30/52),
+    false positives 2/104 (en 2/70, zh 0/34): the rules alone stay far from the targets on unseen
+    wording, as on the first test split; the classifier carries the recall (test_risk_classifier.py).
+    """
+    monkeypatch.setenv("PSYAGENTS_SAFETY_CLASSIFIER", "off")
+    def figures(*names):
+        args = [a for name in names for a in ("--labelled", str(DATA / f"screen-test2-{name}.jsonl"))]
+        return json.loads(_ok(*args, "--json"))
+
+    both, en, zh = figures("en", "zh"), figures("en"), figures("zh")
+    assert (both["n"], en["n"], zh["n"]) == (298, 200, 98)
+    assert both["recall_high"] >= 48 / 105 - 1e-4 and both["recall_moderate"] >= 81 / 158 - 1e-4 and both["fpr_none"] <= 2 / 104 + 1e-4
+    assert en["recall_high"] >= 29 / 70 - 1e-4 and en["recall_moderate"] >= 51 / 106 - 1e-4 and en["fpr_none"] <= 2 / 70 + 1e-4
+    assert zh["recall_high"] >= 19 / 35 - 1e-4 and zh["recall_moderate"] >= 30 / 52 - 1e-4 and zh["fpr_none"] <= 0 / 34 + 1e-4
