@@ -11,9 +11,11 @@ of those steps change what was said, so ``TurnSaver`` writes a checkpoint
 - and, with the step it belongs to, whenever a node pauses (``interrupt()``) or fails,
 
 and keeps the steps in between (the screen, the plan) in memory only. A session that is
-killed between two messages resumes from the last one: the screen or plan step runs again
-(the trace store's writes are keyed by turn, so a re-run rewrites its own rows). Nothing a
-speaker said is lost, and a paused or failed step is saved exactly as LangGraph would save it.
+killed between two messages resumes from the last one, and the in-between steps whose writes
+were not kept run again (a re-run screen rewrites its turn's risk level and logs its event once
+more). Nothing a speaker said is lost, and a paused or failed step is saved with its writes as
+LangGraph would save it. A written checkpoint's parent is the last written one, so the
+history (``get_state_history``) is a chain of the written checkpoints.
 
 Checkpoints of subgraphs (a non-empty ``checkpoint_ns``) are always written.
 """
@@ -45,6 +47,8 @@ class TurnSaver(SqliteSaver):
         self.persist_on = frozenset(persist_on)
         # thread key -> [config, checkpoint, metadata, new_versions, buffered writes]
         self._held: dict[tuple[str, str], list[Any]] = {}
+        self._written: dict[tuple[str, str], str] = {}  # thread key -> id of the last checkpoint written
+        self._skipped_ids: dict[tuple[str, str], set[str]] = {}  # ids held since then (never written)
         self.skipped = 0  # checkpoints kept in memory only (for tests and benchmarks)
 
     @staticmethod
@@ -59,12 +63,30 @@ class TurnSaver(SqliteSaver):
             return True
         return any(ch in self.persist_on for ch in new_versions)
 
+    def get_tuple(self, config):
+        found = super().get_tuple(config)
+        if found is not None:  # a run that resumes from here: its first written checkpoint's parent
+            self._written.setdefault(self._key(found.config), found.config["configurable"]["checkpoint_id"])
+        return found
+
+    def _write(self, key, config, checkpoint, metadata, new_versions):
+        """``SqliteSaver.put``, with a skipped parent replaced by the last checkpoint written."""
+        parent = config["configurable"].get("checkpoint_id")
+        last = self._written.get(key)
+        if parent is not None and last is not None and parent in self._skipped_ids.get(key, ()):
+            config = {**config, "configurable": {**config["configurable"], "checkpoint_id": last}}
+        saved = super().put(config, checkpoint, metadata, new_versions)
+        self._written[key] = checkpoint["id"]
+        self._skipped_ids.pop(key, None)
+        return saved
+
     def put(self, config, checkpoint, metadata, new_versions):
         key = self._key(config)
         if self._worth_writing(config, checkpoint, metadata, new_versions):
             self._held.pop(key, None)
-            return super().put(config, checkpoint, metadata, new_versions)
+            return self._write(key, config, checkpoint, metadata, new_versions)
         self._held[key] = [config, checkpoint, metadata, new_versions, []]
+        self._skipped_ids.setdefault(key, set()).add(checkpoint["id"])
         self.skipped += 1
         conf = config["configurable"]
         return {"configurable": {"thread_id": conf["thread_id"], "checkpoint_ns": conf.get("checkpoint_ns", ""), "checkpoint_id": checkpoint["id"]}}
@@ -85,6 +107,7 @@ class TurnSaver(SqliteSaver):
             if held is None:
                 continue
             config, checkpoint, metadata, new_versions, writes = held
-            saved = super().put(config, checkpoint, metadata, new_versions)
+            self._skipped_ids.get(k, set()).discard(checkpoint["id"])
+            saved = self._write(k, config, checkpoint, metadata, new_versions)
             for w, task_id, task_path in writes:
                 super().put_writes(saved, w, task_id, task_path)

@@ -92,8 +92,8 @@ class StateNode:
 
 
 def _plain_state_function(fn: Any) -> bool:
-    if not inspect.isfunction(fn):
-        return False
+    if not inspect.isfunction(fn) or inspect.iscoroutinefunction(fn) or inspect.isasyncgenfunction(fn):
+        return False  # async nodes keep LangGraph's own handling
     params = list(inspect.signature(fn).parameters.values())
     return len(params) == 1 and params[0].kind in (params[0].POSITIONAL_ONLY, params[0].POSITIONAL_OR_KEYWORD)
 

@@ -131,8 +131,8 @@ def _drive(graph, graph_input: Any, thread_id: str, max_turns: int, on_event: Ev
     config = {"configurable": {"thread_id": thread_id}, "recursion_limit": 12 * max_turns + 40}
     # Nobody listening: no token stream (its callbacks cost more than a scripted model's reply).
     modes = ["messages", "custom"] if on_event is not None else ["updates"]
-    # durability="sync": each checkpoint is written before the next step starts, in this thread.
-    # TurnSaver makes most of them free, so handing them to a background thread cost more.
+    # durability="sync": LangGraph waits for each checkpoint before the next step starts instead
+    # of overlapping the two; TurnSaver makes most checkpoints free, so the overlap cost more.
     for mode, payload in graph.stream(graph_input, config, stream_mode=modes, durability="sync"):
         if on_event is None:
             continue

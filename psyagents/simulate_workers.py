@@ -24,7 +24,9 @@ from __future__ import annotations
 import multiprocessing
 import os
 import queue as queue_module
+from multiprocessing.connection import wait
 import signal
+import sys
 import threading
 import time
 from pathlib import Path
@@ -47,12 +49,75 @@ def _share_limits(limits: dict[str, int], workers: int, i: int) -> dict[str, int
     return {k: _split(n, workers, i) for k, n in limits.items()}
 
 
-def _worker(index: int, count: int, kwargs: dict, events: Any, go: Any, stop: Any, parent_pid: int) -> None:
+def _parent_gone(parent_pid: int) -> bool:
+    return os.getppid() != parent_pid
+
+
+class _Outbox:
+    """A worker's reports to the parent, on a pipe of its own.
+
+    Not one ``multiprocessing.Queue`` for all workers: a worker killed while its queue's
+    feeder thread held the shared write lock would leave the others unable to report or exit.
+    A report to a parent that is gone is dropped (the worker is being cancelled anyway).
+    """
+
+    def __init__(self, conn: Any):
+        self.conn = conn
+
+    def put(self, msg: tuple) -> None:
+        try:
+            self.conn.send(msg)
+        except (BrokenPipeError, ConnectionError, OSError):
+            pass
+
+
+class _Inbox:
+    """The parent's side: every worker's pipe, read as one stream of reports."""
+
+    def __init__(self, readers: list):
+        self.readers = {r: i for i, r in enumerate(readers)}
+        self.pending: list[tuple] = []
+
+    def add(self, reader: Any, index: int) -> None:
+        self.readers[reader] = index
+
+    def get(self, timeout: float) -> tuple:
+        if not self.pending:
+            for r in wait(list(self.readers), timeout):
+                self._read(r)
+        if not self.pending:
+            raise queue_module.Empty
+        return self.pending.pop(0)
+
+    def drain(self, index: int) -> list[tuple]:
+        """What worker ``index`` sent before it ended (its pipe is read to the end)."""
+        for r, i in list(self.readers.items()):
+            if i == index:
+                while r in self.readers and r.poll(0):
+                    self._read(r)
+        out, self.pending = self.pending, []
+        return out
+
+    def _read(self, r: Any) -> None:
+        try:
+            self.pending.append(r.recv())
+        except (EOFError, OSError):  # the worker is gone and everything it sent has been read
+            del self.readers[r]
+            r.close()
+
+
+def _worker(index: int, count: int, kwargs: dict, conn: Any, go: Any, stop: Any, parent_pid: int) -> None:
+    """One worker process. ``go`` and ``stop`` are shared flags (``RawValue``) it polls.
+
+    Not ``multiprocessing.Event``: ``Event.set()`` waits for every process blocked in
+    ``wait()`` to wake, so one worker that died (killed, out of memory) would hang the parent.
+    """
+    events = _Outbox(conn)
     import asyncio
 
     from .simulate import asimulate  # after the fork or spawn: a spawned worker imports afresh
 
-    # Ctrl-C is the parent's to handle: it sets ``stop``, and the worker cancels its batch,
+    # Ctrl-C is the parent's to handle: it raises ``stop``, and the worker cancels its batch,
     # which marks its unfinished sessions interrupted (one signal, never a second one mid-cleanup).
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     try:
@@ -61,9 +126,10 @@ def _worker(index: int, count: int, kwargs: dict, events: Any, go: Any, stop: An
         events.put(("setup_error", index, type(exc).__name__, str(exc), isinstance(exc, PsyagentsError)))
         return
     events.put(("ready", index))
-    while not go.wait(0.5):
-        if stop.is_set() or os.getppid() != parent_pid:
+    while not go.value:
+        if stop.value or _parent_gone(parent_pid):
             return
+        time.sleep(0.02)
 
     def sink(p: Progress) -> None:
         events.put(("progress", index, p.event, p.session_id, p.key, p.error, {k: getattr(p, k) for k in COUNTS}))
@@ -72,9 +138,8 @@ def _worker(index: int, count: int, kwargs: dict, events: Any, go: Any, stop: An
         task, loop = asyncio.current_task(), asyncio.get_running_loop()
 
         def watch() -> None:  # the parent's stop, or the parent gone (kill -9): cancel the batch
-            while not stop.wait(0.3):
-                if os.getppid() != parent_pid:
-                    break
+            while not stop.value and not _parent_gone(parent_pid):
+                time.sleep(0.2)
             try:
                 loop.call_soon_threadsafe(task.cancel)
             except RuntimeError:  # the loop has already closed
@@ -93,7 +158,8 @@ def _worker(index: int, count: int, kwargs: dict, events: Any, go: Any, stop: An
 
 
 def _context() -> multiprocessing.context.BaseContext:
-    if "fork" in multiprocessing.get_all_start_methods() and threading.active_count() == 1:
+    # Fork only on Linux: on macOS forking a process that has loaded system frameworks can crash.
+    if sys.platform.startswith("linux") and threading.active_count() == 1:
         return multiprocessing.get_context("fork")
     return multiprocessing.get_context("spawn")
 
@@ -106,6 +172,7 @@ def simulate_in_processes(kwargs: dict, workers: int) -> SimulateResult:
         counselor=kwargs["counselor"], client=kwargs["client"], seed=kwargs["seed"], max_turns=kwargs["max_turns"],
         graph=kwargs["graph"], retries=kwargs["retries"], limits=kwargs["limits"], retry_delay=kwargs["retry_delay"],
     )
+    workers = min(workers, len(plan.jobs))
     if workers > plan.concurrency:
         raise PsyagentsError(f"workers ({workers}) cannot exceed concurrency ({plan.concurrency}): each worker runs at least one session at a time")
     for key, n in plan.limits.items():
@@ -114,24 +181,33 @@ def simulate_in_processes(kwargs: dict, workers: int) -> SimulateResult:
     db = Path(kwargs["db"])
     if db.parent and not db.parent.exists():
         raise PsyagentsError(f"database '{db}': folder '{db.parent}' does not exist")
-    workers = min(workers, len(plan.jobs))
+    # The workers get the validated lists (an iterator given by the caller is consumed by now).
+    kwargs = {**kwargs, "personas": list(plan.persona_refs), "styles": list(plan.identity["styles"])}
 
     ctx = _context()
-    events = ctx.Queue()
-    go, stop = ctx.Event(), ctx.Event()
-    procs = []
-    for i in range(workers):
-        mine = {**kwargs, "concurrency": _split(plan.concurrency, workers, i), "limits": _share_limits(plan.limits, workers, i)}
-        procs.append(ctx.Process(target=_worker, args=(i, workers, mine, events, go, stop, os.getpid()), name=f"psyagents-simulate-{i}"))
-    for p in procs:
-        p.start()
+    go, stop = ctx.RawValue("b", 0), ctx.RawValue("b", 0)
+    procs, readers = [], []
+    events = _Inbox(readers)
     try:
+        for i in range(workers):
+            mine = {**kwargs, "concurrency": _split(plan.concurrency, workers, i), "limits": _share_limits(plan.limits, workers, i)}
+            reader, writer = ctx.Pipe(duplex=False)
+            p = ctx.Process(target=_worker, args=(i, workers, mine, writer, go, stop, os.getpid()), name=f"psyagents-simulate-{i}")
+            procs.append(p)
+            p.start()
+            # The worker now holds the only write end (closed here before the next fork, so no
+            # other worker inherits it): its death shows as the end of its pipe.
+            writer.close()
+            events.add(reader, i)
         _await_ready(procs, events)
     except BaseException:
+        stop.value = 1
         for p in procs:
-            p.terminate()
+            if p.pid is not None:
+                p.terminate()
         for p in procs:
-            p.join(5)
+            if p.pid is not None:
+                p.join(5)
         raise
 
     store = TraceStore(db)
@@ -143,14 +219,14 @@ def simulate_in_processes(kwargs: dict, workers: int) -> SimulateResult:
     try:
         store.start_run(plan.run_id, RUN_KIND, run_config(
             plan.identity, plan.persona_refs, plan.concurrency, plan.retries, plan.limits, store.path, workers), package_versions())
-        go.set()
+        go.value = 1
         if on_progress:
             on_progress(progress)
         try:
             _collect(procs, events, progress, per_worker, errors, batch_errors, on_progress)
         except KeyboardInterrupt:
-            stop.set()  # each worker cancels its batch and marks its unfinished sessions
-            _collect(procs, events, progress, per_worker, errors, batch_errors, None)
+            stop.value = 1  # each worker cancels its batch and marks its unfinished sessions
+            _collect(procs, events, progress, per_worker, errors, batch_errors, None, deadline=time.monotonic() + 60)
             raise
         interrupted = [e for e in batch_errors if e == "interrupted"]
         if interrupted:
@@ -161,12 +237,18 @@ def simulate_in_processes(kwargs: dict, workers: int) -> SimulateResult:
     except BaseException as exc:
         if not isinstance(exc, KeyboardInterrupt):
             status = "failed"
-        stop.set()  # whatever went wrong here (an on_progress callback that raised...), the workers stop too
+        stop.value = 1  # whatever went wrong here (an on_progress callback that raised...), the workers stop too
         raise
     finally:
+        # Keep reading the workers' reports while they wind down (a worker blocks on a full pipe
+        # otherwise), stop any that will not, and mark what a dead worker left running.
+        _collect(procs, events, progress, per_worker, errors, batch_errors, None, deadline=time.monotonic() + 60)
         for p in procs:
-            p.join(30)
+            if p.is_alive():
+                p.terminate()
+            p.join(5)
         try:
+            _mark_left_running(store, [j.session_id for j in plan.jobs])
             store.finish_run(plan.run_id, status, _summary(progress))
             rows = _statuses(store, [j.key for j in plan.jobs])
         finally:
@@ -205,25 +287,26 @@ def _await_ready(procs: list, events: Any) -> None:
             ready.add(msg[1])
 
 
-def _collect(procs, events, progress, per_worker, errors, batch_errors, on_progress) -> None:
-    """Read the workers' reports until every worker has ended (or died)."""
-    ended: set[int] = set()
-    while len(ended) < len(procs):
-        try:
-            msg = events.get(timeout=0.2)
-        except queue_module.Empty:
-            for i, p in enumerate(procs):
-                if i not in ended and not p.is_alive():
-                    try:  # its last reports may still be on their way
-                        while True:
-                            _apply(events.get(timeout=0.5), progress, per_worker, errors, batch_errors, ended, on_progress)
-                    except queue_module.Empty:
-                        pass
-                    if i not in ended:
-                        ended.add(i)
-                        batch_errors.append(f"worker {p.name} exited with code {p.exitcode}")
-            continue
-        _apply(msg, progress, per_worker, errors, batch_errors, ended, on_progress)
+def _collect(procs, events, progress, per_worker, errors, batch_errors, on_progress, deadline: float | None = None) -> None:
+    """Read the workers' reports until every worker has ended or died (or ``deadline`` passes)."""
+    ended = {i for i, p in enumerate(procs) if getattr(p, "_psyagents_ended", False)}
+    try:
+        while len(ended) < len(procs) and (deadline is None or time.monotonic() < deadline):
+            try:
+                msg = events.get(timeout=0.2)
+            except queue_module.Empty:
+                for i, p in enumerate(procs):
+                    if i not in ended and not p.is_alive():
+                        for late in events.drain(i):  # its last reports
+                            _apply(late, progress, per_worker, errors, batch_errors, ended, on_progress)
+                        if i not in ended:
+                            ended.add(i)
+                            batch_errors.append(f"worker {p.name} exited with code {p.exitcode}")
+                continue
+            _apply(msg, progress, per_worker, errors, batch_errors, ended, on_progress)
+    finally:
+        for i in ended:
+            procs[i]._psyagents_ended = True
 
 
 def _apply(msg, progress, per_worker, errors, batch_errors, ended, on_progress) -> None:
@@ -245,6 +328,16 @@ def _apply(msg, progress, per_worker, errors, batch_errors, ended, on_progress) 
         errors[key] = error
     if on_progress:
         on_progress(progress)
+
+
+def _mark_left_running(store: TraceStore, session_ids: list[str]) -> None:
+    """Sessions still ``running`` once every worker is gone were cut off (a worker killed): interrupted."""
+    for i in range(0, len(session_ids), 500):
+        chunk = session_ids[i:i + 500]
+        rows = store.db["sessions"].rows_where(
+            "status = 'running' and id in (%s)" % ",".join("?" * len(chunk)), chunk, select="id")
+        for row in list(rows):
+            store.set_status(row["id"], "interrupted")
 
 
 def _statuses(store: TraceStore, keys: list[str]) -> dict[str, str]:

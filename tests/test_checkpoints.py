@@ -106,3 +106,24 @@ def test_a_paused_session_keeps_its_step_and_resumes(tmp_path):
     assert "__interrupt__" in [w[1] for w in latest.pending_writes]
     s = psyagents.resume_session("p1", db, decision="approve")
     assert s.status == "completed" and [t.speaker for t in s.turns][:4] == ["client", "counselor", "client", "counselor"]
+
+
+def test_the_history_is_a_chain_of_written_checkpoints(tmp_path):
+    """Every written checkpoint's parent exists, also after a resume in a new process (a new saver)."""
+    db = tmp_path / "h.db"
+    counselor = Boom(replies=["How are you?", "Tell me more.", "What helps?"], cycle=True, exc=KeyboardInterrupt)
+    graph, saver, store = _graph(db, TurnSaver, counselor=counselor)
+    config = {"configurable": {"thread_id": "t"}}
+    with pytest.raises(KeyboardInterrupt):
+        graph.invoke(dict(FRESH_INPUT), config)
+    reader = TurnSaver(sqlite3.connect(db, check_same_thread=False))
+    build_session_graph(get_graph_spec("default"), graph_ctx(db, store, counselor), checkpointer=reader).invoke(None, config)
+    history = list(reader.list(config))
+    ids = {c.config["configurable"]["checkpoint_id"] for c in history}
+    parents = [c.parent_config["configurable"]["checkpoint_id"] for c in history if c.parent_config]
+    assert len(parents) == len(history) - 1  # only the first has no parent
+    assert set(parents) <= ids
+    graph_for_state = build_session_graph(get_graph_spec("default"), graph_ctx(db, store, counselor), checkpointer=reader)
+    for c in history:
+        if c.parent_config:
+            assert graph_for_state.get_state(c.parent_config).values.get("messages") is not None

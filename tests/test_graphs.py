@@ -144,3 +144,39 @@ def test_nodes_of_the_state_alone_are_wrapped_and_others_keep_what_langgraph_pas
     graph = build_session_graph(psyagents.get_graph_spec(str(path)), ctx)
     assert isinstance(graph.builder.nodes["client"].runnable.func, StateNode)
     assert not isinstance(graph.builder.nodes["watch"].runnable.func, StateNode)
+
+
+def test_async_node_functions_still_run_on_the_async_api(db, plugin, tmp_path):
+    """A plugin node written as ``async def`` is left to LangGraph (not wrapped), so batches can run it."""
+    import asyncio
+
+    from psyagents.graphs import StateNode, build_session_graph
+    from psyagents.registry import get_persona, get_style
+    from psyagents.session import FRESH_INPUT, build_context
+
+    seen = []
+
+    def make_async(ctx, name, params):
+        async def node(state):
+            seen.append(len(state["messages"]))
+            return {}
+        return node
+
+    class P:
+        @hookimpl
+        def register_node_types(self, register):
+            register("async-watch", make_async, description="an async node")
+
+    plugin(P(), "async-plugin")
+    spec = yaml.safe_load((data_dir("graphs") / "default.yaml").read_text())
+    spec["nodes"]["watch"] = {"type": "async-watch"}
+    spec["routes"]["counselor"][-1]["to"] = "watch"
+    spec["edges"]["watch"] = "client"
+    path = tmp_path / "async.yaml"
+    path.write_text(yaml.safe_dump(spec), encoding="utf-8")
+    ctx = build_context("a", get_persona("kevin-panic"), get_style("cbt"), "scripted:counselor?cycle=true",
+                        "scripted:client?cycle=true", max_turns=3, seed=None, trace=None)
+    graph = build_session_graph(load_yaml_model(path, GraphSpec), ctx)
+    assert not isinstance(graph.builder.nodes["watch"].runnable.func, StateNode)
+    final = asyncio.run(graph.ainvoke(dict(FRESH_INPUT), {"recursion_limit": 100}))
+    assert final["end_reason"] == "turn_cap" and seen == [2, 4]

@@ -77,7 +77,7 @@ def test_a_worker_that_cannot_build_its_model_stops_the_batch_before_the_databas
 )
 def test_bad_worker_settings_name_the_argument(tmp_path, kwargs, message):
     with pytest.raises(PsyagentsError, match=message):
-        psyagents.simulate("kevin-panic", "cbt", 1, counselor="scripted:counselor", client="scripted:client",
+        psyagents.simulate(PERSONAS, "cbt", 1, counselor="scripted:counselor", client="scripted:client",
                            db=tmp_path / "x.db", **kwargs)
     assert not (tmp_path / "x.db").exists()
 
@@ -100,3 +100,44 @@ def test_an_error_in_the_parent_stops_the_workers_and_closes_the_run(tmp_path, p
     statuses = dict(_rows(db, "select status, count(*) from sessions group by status"))
     assert "running" not in statuses and statuses.get("completed", 0) < 6, statuses
     assert _rows(db, "select status from runs") == [("failed",)]
+
+
+def test_a_killed_worker_fails_the_batch_without_hanging_and_a_rerun_finishes_it(tmp_path, plugin):
+    """SIGKILL one worker mid-batch (as the OOM killer would): the parent does not hang, marks that
+    worker's unfinished sessions interrupted, records the run failed; the same call again completes it."""
+    import multiprocessing
+    import os
+    import signal
+    import time
+
+    from tests.test_simulate import SlowPlugin
+
+    plugin(SlowPlugin(), "slow-test")
+    db = tmp_path / "k.db"
+    args = dict(counselor="slow:counselor?latency=0.05", client="slow:client?latency=0.05", db=db, max_turns=6,
+                concurrency=2, workers=2)
+    killed = []
+
+    def kill_one(p):
+        if p.event == "turn" and not killed:
+            victim = multiprocessing.active_children()[0]
+            os.kill(victim.pid, signal.SIGKILL)
+            killed.append(victim.pid)
+
+    start = time.monotonic()
+    with pytest.raises(PsyagentsError, match="exited with code -9"):
+        psyagents.simulate(PERSONAS, "cbt,integrative", 1, on_progress=kill_one, **args)
+    assert time.monotonic() - start < 60 and killed
+    statuses = dict(_rows(db, "select status, count(*) from sessions group by status"))
+    # the killed worker's started sessions are marked interrupted (it may not have started one yet)
+    assert "running" not in statuses and statuses.get("completed", 0) < 6 and set(statuses) <= {"completed", "interrupted"}, statuses
+    assert _rows(db, "select status from runs") == [("failed",)]
+    again = psyagents.simulate(PERSONAS, "cbt,integrative", 1, **args)
+    assert again.status == "completed" and again.completed + again.skipped == 6
+    assert _rows(db, "select count(*) from sessions where status = 'completed'") == [(6,)]
+
+
+def test_personas_and_styles_may_be_iterators(tmp_path):
+    result = psyagents.simulate(iter(["kevin-panic", "maya-exam-anxiety"]), iter(["cbt"]), 1, counselor="scripted:counselor",
+                                client="scripted:client", db=tmp_path / "it.db", max_turns=2, workers=2)
+    assert result.completed == 2
