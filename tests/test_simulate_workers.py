@@ -82,7 +82,18 @@ def test_bad_worker_settings_name_the_argument(tmp_path, kwargs, message):
     assert not (tmp_path / "x.db").exists()
 
 
-def test_an_error_in_the_parent_stops_the_workers_and_closes_the_run(tmp_path, plugin):
+@pytest.fixture
+def forked(monkeypatch):
+    """Workers forked even if earlier tests left threads in this process (simulate would spawn
+    them then), so they inherit the ``slow:`` test backend registered in this process."""
+    import multiprocessing
+
+    import psyagents.simulate_workers as workers
+
+    monkeypatch.setattr(workers, "_context", lambda: multiprocessing.get_context("fork"))
+
+
+def test_an_error_in_the_parent_stops_the_workers_and_closes_the_run(tmp_path, plugin, forked):
     """An on_progress callback that raises: the batch stops, no session is left running, the run is failed."""
     from tests.test_simulate import SlowPlugin
 
@@ -102,7 +113,7 @@ def test_an_error_in_the_parent_stops_the_workers_and_closes_the_run(tmp_path, p
     assert _rows(db, "select status from runs") == [("failed",)]
 
 
-def test_a_killed_worker_fails_the_batch_without_hanging_and_a_rerun_finishes_it(tmp_path, plugin):
+def test_a_killed_worker_fails_the_batch_without_hanging_and_a_rerun_finishes_it(tmp_path, plugin, forked):
     """SIGKILL one worker mid-batch (as the OOM killer would): the parent does not hang, marks that
     worker's unfinished sessions interrupted, records the run failed; the same call again completes it."""
     import multiprocessing
@@ -140,4 +151,22 @@ def test_a_killed_worker_fails_the_batch_without_hanging_and_a_rerun_finishes_it
 def test_personas_and_styles_may_be_iterators(tmp_path):
     result = psyagents.simulate(iter(["kevin-panic", "maya-exam-anxiety"]), iter(["cbt"]), 1, counselor="scripted:counselor",
                                 client="scripted:client", db=tmp_path / "it.db", max_turns=2, workers=2)
+    assert result.completed == 2
+
+
+def test_workers_are_spawned_when_the_parent_runs_other_threads(tmp_path):
+    """With another thread running, forking is unsafe: the workers are spawned (a fresh interpreter each)."""
+    import threading
+
+    import psyagents.simulate_workers as workers
+
+    stop = threading.Event()
+    t = threading.Thread(target=stop.wait, daemon=True)
+    t.start()
+    try:
+        assert workers._context().get_start_method() == "spawn"
+        result = psyagents.simulate("kevin-panic,maya-exam-anxiety", "cbt", 1, counselor="scripted:counselor",
+                                    client="scripted:client", db=tmp_path / "sp.db", max_turns=2, workers=2)
+    finally:
+        stop.set()
     assert result.completed == 2
