@@ -497,17 +497,13 @@ async def asimulate(
                 _mark_interrupted(store, [j.session_id for j in jobs])
             if run_started:
                 store.finish_run(run_id, status, _summary(progress))
-            keys = [j.key for j in jobs]
-            for i in range(0, len(keys), 500):  # SQLite caps the parameters of one statement
-                chunk = keys[i:i + 500]
-                rows.update((r["key"], r) for r in store.db["sessions"].rows_where(
-                    "key in (%s)" % ",".join("?" * len(chunk)), chunk, select="key, status"))
+            rows = statuses_by_key(store, [j.key for j in jobs])
         finally:
             store.close()
     report("end")
     sessions = [
         {"key": j.key, "id": j.session_id, "persona": j.persona.id, "style": j.style.name,
-         "status": rows.get(j.key, {}).get("status", outcome.get(j.key, {}).get("status")),
+         "status": rows.get(j.key, outcome.get(j.key, {}).get("status")),
          "error": outcome.get(j.key, {}).get("error")}
         for j in jobs
     ]
@@ -526,12 +522,27 @@ def run_config(identity: Mapping[str, Any], persona_refs: list[str], concurrency
     }
 
 
+def _chunks(items: list[str], n: int = 500) -> Iterator[list[str]]:
+    for i in range(0, len(items), n):  # SQLite caps the parameters of one statement
+        yield items[i:i + n]
+
+
 def _mark_interrupted(store: TraceStore, session_ids: list[str]) -> None:
-    """Sessions of the batch still marked running (a node thread outlived its task) become interrupted."""
-    for sid in session_ids:
-        rows = list(store.db["sessions"].rows_where("id = ? and status = 'running'", [sid], select="id"))
-        if rows:
-            store.set_status(sid, "interrupted")
+    """Sessions of the batch still marked running (a node thread outlived its task, a worker was killed) become interrupted."""
+    for chunk in _chunks(session_ids):
+        rows = list(store.db["sessions"].rows_where(
+            "status = 'running' and id in (%s)" % ",".join("?" * len(chunk)), chunk, select="id"))
+        for row in rows:
+            store.set_status(row["id"], "interrupted")
+
+
+def statuses_by_key(store: TraceStore, keys: list[str]) -> dict[str, str]:
+    """The recorded status of each of these session keys that has a session."""
+    out: dict[str, str] = {}
+    for chunk in _chunks(keys):
+        out.update((r["key"], r["status"]) for r in store.db["sessions"].rows_where(
+            "key in (%s)" % ",".join("?" * len(chunk)), chunk, select="key, status"))
+    return out
 
 
 def _summary(progress: Progress) -> dict:

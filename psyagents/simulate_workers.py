@@ -34,7 +34,7 @@ from typing import Any
 
 from .errors import PsyagentsError
 from .session import package_versions
-from .simulate import RUN_KIND, Progress, SimulateResult, _plan, _summary, build_models, run_config
+from .simulate import RUN_KIND, Progress, SimulateResult, _mark_interrupted, _plan, _summary, build_models, run_config, statuses_by_key
 from .tracing import TraceStore
 
 COUNTS = ("completed", "skipped", "failed", "running", "retries", "turns")
@@ -248,9 +248,9 @@ def simulate_in_processes(kwargs: dict, workers: int) -> SimulateResult:
                 p.terminate()
             p.join(5)
         try:
-            _mark_left_running(store, [j.session_id for j in plan.jobs])
+            _mark_interrupted(store, [j.session_id for j in plan.jobs])
             store.finish_run(plan.run_id, status, _summary(progress))
-            rows = _statuses(store, [j.key for j in plan.jobs])
+            rows = statuses_by_key(store, [j.key for j in plan.jobs])
         finally:
             store.close()
     progress.event = "end"
@@ -328,22 +328,3 @@ def _apply(msg, progress, per_worker, errors, batch_errors, ended, on_progress) 
         errors[key] = error
     if on_progress:
         on_progress(progress)
-
-
-def _mark_left_running(store: TraceStore, session_ids: list[str]) -> None:
-    """Sessions still ``running`` once every worker is gone were cut off (a worker killed): interrupted."""
-    for i in range(0, len(session_ids), 500):
-        chunk = session_ids[i:i + 500]
-        rows = store.db["sessions"].rows_where(
-            "status = 'running' and id in (%s)" % ",".join("?" * len(chunk)), chunk, select="id")
-        for row in list(rows):
-            store.set_status(row["id"], "interrupted")
-
-
-def _statuses(store: TraceStore, keys: list[str]) -> dict[str, str]:
-    out: dict[str, str] = {}
-    for i in range(0, len(keys), 500):  # SQLite caps the parameters of one statement
-        chunk = keys[i:i + 500]
-        out.update((r["key"], r["status"]) for r in store.db["sessions"].rows_where(
-            "key in (%s)" % ",".join("?" * len(chunk)), chunk, select="key, status"))
-    return out
