@@ -5,12 +5,14 @@ from __future__ import annotations
 import inspect
 from typing import Any, Callable
 
+from langchain_core.runnables import Runnable
 from langgraph.graph import END, START, StateGraph
 
 from .errors import DataFileError, did_you_mean
 from .plugins import collect
 from .specs import CONDITION_RE, GraphSpec, RouteSpec
 from .state import SessionContext, SessionState
+from .steps import LoopNode, StateNode, TwinNode
 
 
 def node_types() -> dict[str, tuple[Callable, dict]]:
@@ -49,7 +51,27 @@ def validate(spec: GraphSpec) -> None:
                     raise DataFileError(f"{where}: routes.{src}[{i}].if: {exc}") from None
 
 
-def _router(branches: list[RouteSpec], conds: dict, ctx: SessionContext) -> Callable[[SessionState], str]:
+class Route(Runnable):
+    """A graph's router as LangGraph calls it: in place, on the sync and the async API.
+
+    Given a plain function, LangGraph traces every routing as a run of its own and, on the
+    async API, hands it to a thread and back: more CPU than the rest of a step. Route
+    conditions are quick predicates over the state (no model calls), so they run in place.
+    """
+
+    name = "route"
+
+    def __init__(self, route: Callable[[SessionState], str]):
+        self.route = route
+
+    def invoke(self, input: Any, config: Any = None, **kwargs: Any) -> str:
+        return self.route(input)
+
+    async def ainvoke(self, input: Any, config: Any = None, **kwargs: Any) -> str:
+        return self.route(input)
+
+
+def _router(branches: list[RouteSpec], conds: dict, ctx: SessionContext) -> Route:
     compiled = []
     for b in branches:
         if b.when is None:
@@ -58,7 +80,7 @@ def _router(branches: list[RouteSpec], conds: dict, ctx: SessionContext) -> Call
             negate, cname, op, value = _parse_condition(b.when)
             compiled.append(((conds[cname][0], negate, op, value), b.to))
 
-    def route(state):  # unannotated: LangGraph would evaluate the hints on every compile
+    def route(state):
         for test, target in compiled:
             if test is None:
                 return target
@@ -67,28 +89,7 @@ def _router(branches: list[RouteSpec], conds: dict, ctx: SessionContext) -> Call
                 return target
         return compiled[-1][1]
 
-    return route
-
-
-class StateNode:
-    """A node function of the state alone, as LangGraph sees it: a callable object.
-
-    Compiling a graph of plain functions makes LangGraph evaluate each one's type hints (to
-    infer an input schema) and disassemble its closure (to find subgraphs it might call):
-    about 60 ms of CPU per session graph, more than ten turns of a session on a fast model,
-    and a batch compiles one graph per session. A callable object skips both. Nodes that
-    take more than the state (``config``, ``runtime``...) and Runnables, compiled subgraphs
-    included, are added as they are.
-    """
-
-    __slots__ = ("fn", "__name__")
-
-    def __init__(self, fn: Callable[[Any], Any]):
-        self.fn = fn
-        self.__name__ = getattr(fn, "__name__", type(fn).__name__)
-
-    def __call__(self, state):  # no annotations: nothing for LangGraph to evaluate
-        return self.fn(state)
+    return Route(route)
 
 
 def _plain_state_function(fn: Any) -> bool:
@@ -98,15 +99,23 @@ def _plain_state_function(fn: Any) -> bool:
     return len(params) == 1 and params[0].kind in (params[0].POSITIONAL_ONLY, params[0].POSITIONAL_OR_KEYWORD)
 
 
-def build_session_graph(spec: GraphSpec, ctx: SessionContext, *, checkpointer: Any = None):
-    """Compile ``spec`` with nodes built for ``ctx``; returns a LangGraph ``CompiledStateGraph``."""
+def build_session_graph(spec: GraphSpec, ctx: SessionContext, *, checkpointer: Any = None, on_loop: bool = False):
+    """Compile ``spec`` with nodes built for ``ctx``; returns a LangGraph ``CompiledStateGraph``.
+
+    With ``on_loop=True`` (a batch on the async API) ``TwinNode``s run on the event loop,
+    their model calls awaited; other sync nodes run in the loop's executor, as LangGraph runs them.
+    """
     validate(spec)
     types, conds = node_types(), route_conditions()
     g = StateGraph(SessionState)
     for name, node in spec.nodes.items():
         factory = types[node.type][0]
         fn = factory(ctx, name, dict(node.params))
-        g.add_node(name, StateNode(fn) if _plain_state_function(fn) else fn)
+        if isinstance(fn, TwinNode):
+            fn = LoopNode(fn) if on_loop else fn
+        elif _plain_state_function(fn):
+            fn = StateNode(fn)
+        g.add_node(name, fn)
     target = lambda n: END if n == "END" else n  # noqa: E731
     g.add_edge(START, spec.start)
     for src, dst in spec.edges.items():

@@ -4,12 +4,17 @@ A factory takes ``(ctx, name, params)`` and returns a node: a function of the
 state returning a partial update. Nodes write the trace as they go (through
 ``ctx.trace``), so a crash loses nothing already said, and emit ``custom``
 stream events (``turn``, ``guard``, ``screen``, ``crisis``, ``end``) that the CLI shows.
+
+The built-in nodes are ``TwinNode``s: their bodies yield their model calls and anything that
+may block (see ``psyagents/steps.py``), so the same code runs as a plain function in
+``run_session`` and on the event loop in a batch.
 """
 
 from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from functools import partial
 from typing import Any
 
 from langchain_core.messages import AIMessage, BaseMessage, HumanMessage
@@ -21,6 +26,7 @@ from .prompts import END_SIGNAL, client_messages, counselor_messages, counselor_
 from .reply_safety import HINTS as REPLY_HINTS, safe_reply, screen_reply
 from .risk import RiskAssessment, at_least, highest
 from .state import CLIENT, COUNSELOR, SessionContext, SessionState, history
+from .steps import ModelCall, Steps, TwinNode, call, run_steps
 from .styles import Plan, PlanView, StyleLimits
 from .text import sanitize
 from .tracing import Turn
@@ -102,6 +108,20 @@ def guarded_reply(
     postprocess: Callable[[str], str] = lambda t: t,
     risk: str = "none",
 ) -> tuple[str, dict[str, Any]]:
+    """``guarded_reply_steps``, making its model calls in this thread."""
+    return run_steps(guarded_reply_steps(ctx, role, build, limits, idx, postprocess=postprocess, risk=risk))
+
+
+def guarded_reply_steps(
+    ctx: SessionContext,
+    role: str,
+    build: Callable[[str], list[BaseMessage]],
+    limits: StyleLimits,
+    idx: int,
+    *,
+    postprocess: Callable[[str], str] = lambda t: t,
+    risk: str = "none",
+) -> Steps[tuple[str, dict[str, Any]]]:
     """Generate a reply, regenerating while the guard or the reply screen rejects it.
 
     ``build(note)`` returns the prompt, ``note`` telling the model why its last draft was rejected.
@@ -118,7 +138,7 @@ def guarded_reply(
     info: dict[str, Any] = {"latency_ms": 0.0, "prompt_tokens": 0, "completion_tokens": 0, "attempts": 0}
     for attempt in range(ctx.guard_retries + 1):
         start = time.perf_counter()
-        message = model.invoke(build(note), **_seed(ctx, idx, attempt))
+        message = yield ModelCall(model, build(note), _seed(ctx, idx, attempt))
         info["latency_ms"] += (time.perf_counter() - start) * 1000
         usage = getattr(message, "usage_metadata", None) or {}
         info["prompt_tokens"] += usage.get("input_tokens", 0)
@@ -126,7 +146,7 @@ def guarded_reply(
         info["attempts"] = attempt + 1
         text = postprocess(guard.clean(sanitize(str(message.content)), role))
         bad = guard.violations(text, limits, role)
-        unsafe = _screen_reply(ctx, text) if role == COUNSELOR else []
+        unsafe = (yield from _screen_reply_steps(ctx, text)) if role == COUNSELOR else []
         if not bad and not unsafe:
             return text, info
         if ctx.trace and bad:
@@ -144,13 +164,18 @@ def guarded_reply(
         ctx.trace.add_event(ctx.session_id, "guard", turn_idx=idx, speaker=role, action="repaired", original=text, repaired=repaired)
     emit({"event": "guard", "speaker": role, "action": "repaired"})
     info["repaired"] = True
-    if role == COUNSELOR and (unsafe := _screen_reply(ctx, repaired)):  # a repair joins sentences anew
+    if role == COUNSELOR and (unsafe := (yield from _screen_reply_steps(ctx, repaired))):  # a repair joins sentences anew
         return _replace_unsafe(ctx, idx, repaired, unsafe, risk, info), info
     return repaired, info
 
 
 def _screen_reply(ctx: SessionContext, text: str) -> list[str]:
     return screen_reply(text, language=ctx.persona.language, checks=ctx.reply_checks) if ctx.reply_checks else []
+
+
+def _screen_reply_steps(ctx: SessionContext, text: str) -> Steps[list[str]]:
+    blocking = any(getattr(c, "blocking", True) for c in ctx.reply_checks)
+    return (yield from call(lambda: _screen_reply(ctx, text), blocking=blocking))
 
 
 def _replace_unsafe(ctx: SessionContext, idx: int, text: str, violations: list[str], risk: str, info: dict[str, Any]) -> str:
@@ -190,7 +215,7 @@ def make_client(ctx: SessionContext, name: str, params: dict) -> Node:
     """The simulated client: the persona, on the client model, with the whole role-swapped history."""
     persona = ctx.persona
 
-    def client(state: SessionState) -> dict[str, Any]:
+    def client(state: SessionState) -> Steps[dict[str, Any]]:
         msgs = state.get("messages", [])
         dialogue = history(state)
         idx = len(msgs)
@@ -206,7 +231,7 @@ def make_client(ctx: SessionContext, name: str, params: dict) -> Node:
                     t = t.replace(END_SIGNAL, "").strip()
                 return t
 
-            text, info = guarded_reply(
+            text, info = yield from guarded_reply_steps(
                 ctx,
                 CLIENT,
                 # The guard's note goes into the brief, not the dialogue, so the client never answers it.
@@ -228,17 +253,20 @@ def make_client(ctx: SessionContext, name: str, params: dict) -> Node:
                 ctx.trace.add_event(ctx.session_id, "closing", turn_idx=idx, by=CLIENT)
         return update
 
-    return client
+    return TwinNode(client)
 
 
 def make_safety(ctx: SessionContext, name: str, params: dict) -> Node:
     """Screens the client's last message with every safety check; the highest level wins."""
 
-    def safety(state: SessionState) -> dict[str, Any]:
+    def safety(state: SessionState) -> Steps[dict[str, Any]]:
         msgs = state.get("messages", [])
         idx = len(msgs) - 1
         text = str(msgs[-1].content) if msgs else ""
-        results = [check.screen(text, language=ctx.persona.language) for check in ctx.safety_checks]
+        results = []
+        for check in ctx.safety_checks:
+            screen = partial(check.screen, text, language=ctx.persona.language)
+            results.append((yield from call(screen, blocking=getattr(check, "blocking", True))))
         risk = RiskAssessment.combine(results)
         update: dict[str, Any] = {"risk": risk.model_dump(), "max_risk": highest([state.get("max_risk", "none"), risk.level])}
         if ctx.trace:
@@ -254,7 +282,7 @@ def make_safety(ctx: SessionContext, name: str, params: dict) -> Node:
             update["closing"] = None
         return update
 
-    return safety
+    return TwinNode(safety)
 
 
 def plan_view(ctx: SessionContext, state: SessionState) -> PlanView:
@@ -268,6 +296,11 @@ def plan_view(ctx: SessionContext, state: SessionState) -> PlanView:
 
 
 def choose_plan(ctx: SessionContext, state: SessionState) -> Plan:
+    """``choose_plan_steps`` in this thread."""
+    return run_steps(choose_plan_steps(ctx, state))
+
+
+def choose_plan_steps(ctx: SessionContext, state: SessionState) -> Steps[Plan]:
     """The style's plan for the next counsellor turn, unless safety or a closing comes first.
 
     Risk in the last message gets the risk assessment; after serious risk earlier in the
@@ -284,7 +317,8 @@ def choose_plan(ctx: SessionContext, state: SessionState) -> Plan:
     elif at_least(state.get("max_risk", "none"), "high"):
         plan = SAFETY_FOLLOW_UP
     else:
-        return ctx.style.plan(plan_view(ctx, state))
+        view = plan_view(ctx, state)
+        return (yield from call(lambda: ctx.style.plan(view), blocking=getattr(ctx.style, "blocking", True)))
     if at_least(current, "moderate") or at_least(state.get("max_risk", "none"), "high"):
         resources = format_resources(ctx.persona.locale, ctx.persona.language)
         plan = plan.model_copy(update={"instruction": f"{plan.instruction} Crisis resources: {resources}"})
@@ -294,15 +328,21 @@ def choose_plan(ctx: SessionContext, state: SessionState) -> Plan:
 def make_technique(ctx: SessionContext, name: str, params: dict) -> Node:
     """Asks the style's policy for this turn's stage and technique."""
 
-    def technique(state: SessionState) -> dict[str, Any]:
-        plan = choose_plan(ctx, state)
+    def technique(state: SessionState) -> Steps[dict[str, Any]]:
+        plan = yield from choose_plan_steps(ctx, state)
         record = {**plan.model_dump(), "turn": state.get("turn", 0) + 1}
         return {"plan": record, "plans": [*state.get("plans", []), plan.model_dump()]}
 
-    return technique
+    return TwinNode(technique)
 
 
 def _counselor_turn(ctx: SessionContext, state: SessionState, plan: Plan, limits: StyleLimits, extra: str = "") -> tuple[str, dict, int]:
+    return run_steps(_counselor_turn_steps(ctx, state, plan, limits, extra))
+
+
+def _counselor_turn_steps(
+    ctx: SessionContext, state: SessionState, plan: Plan, limits: StyleLimits, extra: str = ""
+) -> Steps[tuple[str, dict, int]]:
     dialogue = history(state)
     idx = len(state.get("messages", []))
     turn = state.get("turn", 0) + 1
@@ -315,7 +355,7 @@ def _counselor_turn(ctx: SessionContext, state: SessionState, plan: Plan, limits
         return counselor_messages(system, dialogue)
 
     risk = highest([state.get("risk", {}).get("level", "none"), state.get("max_risk", "none")])
-    text, info = guarded_reply(ctx, COUNSELOR, build, limits, idx, risk=risk)
+    text, info = yield from guarded_reply_steps(ctx, COUNSELOR, build, limits, idx, risk=risk)
     return text, info, idx
 
 
@@ -338,25 +378,28 @@ def _after_counselor(ctx: SessionContext, state: SessionState, text: str, idx: i
 def make_counselor(ctx: SessionContext, name: str, params: dict) -> Node:
     """The counsellor: follows the plan from the technique node (or asks the style itself) under the guard."""
 
-    def counselor(state: SessionState) -> dict[str, Any]:
+    def counselor(state: SessionState) -> Steps[dict[str, Any]]:
         turn = state.get("turn", 0) + 1
         stored = state.get("plan")
-        plan = Plan(**{k: v for k, v in stored.items() if k != "turn"}) if stored and stored.get("turn") == turn else choose_plan(ctx, state)
-        text, info, idx = _counselor_turn(ctx, state, plan, ctx.style.limits)
+        if stored and stored.get("turn") == turn:
+            plan = Plan(**{k: v for k, v in stored.items() if k != "turn"})
+        else:
+            plan = yield from choose_plan_steps(ctx, state)
+        text, info, idx = yield from _counselor_turn_steps(ctx, state, plan, ctx.style.limits)
         _record(ctx, idx, COUNSELOR, text, info, plan)
         return _after_counselor(ctx, state, text, idx)
 
-    return counselor
+    return TwinNode(counselor)
 
 
 def make_crisis(ctx: SessionContext, name: str, params: dict) -> Node:
     """The crisis path: a direct, caring reply that always carries crisis resources for the client's locale."""
     from .crisis import format_resources, resources_for
 
-    def crisis(state: SessionState) -> dict[str, Any]:
+    def crisis(state: SessionState) -> Steps[dict[str, Any]]:
         resources = resources_for(ctx.persona.locale)
         line = format_resources(ctx.persona.locale, ctx.persona.language)
-        text, info, idx = _counselor_turn(ctx, state, CRISIS_PLAN, CRISIS_LIMITS, extra=f"Crisis resources to give: {line}")
+        text, info, idx = yield from _counselor_turn_steps(ctx, state, CRISIS_PLAN, CRISIS_LIMITS, extra=f"Crisis resources to give: {line}")
         added = not any(r.contact in text for r in resources)
         if added:  # the resources must reach the client whatever the model wrote
             text = f"{text} {line}".strip()
@@ -368,7 +411,7 @@ def make_crisis(ctx: SessionContext, name: str, params: dict) -> Node:
         _writer()({"event": "crisis", "idx": idx, "level": level})
         return _after_counselor(ctx, state, text, idx)
 
-    return crisis
+    return TwinNode(crisis)
 
 
 def make_end(ctx: SessionContext, name: str, params: dict) -> Node:
@@ -382,7 +425,7 @@ def make_end(ctx: SessionContext, name: str, params: dict) -> Node:
         _writer()({"event": "end", "reason": reason})
         return {"end_reason": reason}
 
-    return end
+    return TwinNode(end)
 
 
 BUILTIN_NODE_TYPES: dict[str, tuple[Callable[..., Node], str]] = {

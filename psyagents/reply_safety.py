@@ -53,6 +53,7 @@ class ReplyCheck:
     """Base class for a check on counsellor replies. ``check`` must never raise on odd text."""
 
     name: str = ""
+    blocking: bool = True  # as SafetyCheck.blocking: False for quick checks that never wait
 
     def check(self, reply: str, *, language: str | None = None) -> list[str]:  # pragma: no cover - abstract
         """Names of the violations in ``reply``: ``diagnosis``, ``medication``, ``harmful_instructions``, ``self_harm_agreement``."""
@@ -357,6 +358,7 @@ class ReplyRules(ReplyCheck):
     """English and Chinese rules for the four violations; the patterns of both languages run on any reply."""
 
     name = "reply-rules"
+    blocking = False
 
     def __init__(self, rules: tuple[ReplyRule, ...] | list[ReplyRule] = DEFAULT_RULES):
         self.rules: tuple[ReplyRule, ...] = tuple(rules)

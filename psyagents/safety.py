@@ -15,6 +15,9 @@ class SafetyCheck:
 
     name: str = ""
     layer: str = "rules"  # rules | classifier | llm
+    # False when ``screen`` is quick CPU work that never waits (no model, no file or network):
+    # a batch then runs it on its event loop instead of handing it to a thread.
+    blocking: bool = True
 
     def screen(self, text: str, *, language: str | None = None) -> RiskAssessment:  # pragma: no cover - abstract
         raise NotImplementedError

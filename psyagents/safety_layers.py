@@ -147,6 +147,7 @@ class NgramClassifierCheck(SafetyCheck):
 
     name = "risk-classifier"
     layer = "classifier"
+    blocking = False  # pure CPU, well under a millisecond
 
     def __init__(self, path: str | Path | None = None):
         from .risk_classifier import DEFAULT_PATH, NgramRiskModel

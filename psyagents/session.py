@@ -194,7 +194,8 @@ async def _adrive(graph, graph_input: Any, thread_id: str, max_turns: int, on_ev
     """
     config = {"configurable": {"thread_id": thread_id}, "recursion_limit": 12 * max_turns + 40}
     modes = ["messages", "custom"] if tokens else ["updates"]
-    async for mode, payload in graph.astream(graph_input, config, stream_mode=modes):
+    # durability="sync", as in _drive: TurnSaver gets each checkpoint before the writes of the step after it.
+    async for mode, payload in graph.astream(graph_input, config, stream_mode=modes, durability="sync"):
         if on_event is None:
             continue
         if mode == "updates":
@@ -214,16 +215,19 @@ async def _adrive(graph, graph_input: Any, thread_id: str, max_turns: int, on_ev
 
 async def _arun(
     store: TraceStore, ctx: SessionContext, spec: GraphSpec, graph_input: Any, *, checkpointer: Any,
-    on_event: EventHandler | None = None, tokens: bool = False,
+    on_event: EventHandler | None = None, tokens: bool = False, on_loop: bool = False,
 ) -> str:
     """Run a session's graph to its end or pause with ``graph.astream``; returns its status.
 
-    Nodes are synchronous: LangGraph runs them in the event loop's default executor,
-    so sessions overlap while their model calls wait. Trace-store calls leave the event
-    loop too (``asyncio.to_thread``): a write blocked on SQLite's lock while the async
+    Sync nodes run in the event loop's default executor, so sessions overlap while their
+    model calls wait. With ``on_loop=True`` the built-in nodes (``TwinNode``) run on the
+    event loop itself and await their model calls, writing the trace in place: only for a
+    checkpointer that shares the store's connection and lock (``simulate.StoreSaver``).
+    The driver's own trace-store calls leave the event loop (``asyncio.to_thread``): with
+    a checkpointer on a connection of its own, a write blocked on SQLite's lock while that
     checkpointer holds it would otherwise stop the loop that is about to commit it.
     """
-    graph = build_session_graph(spec, ctx, checkpointer=checkpointer)
+    graph = build_session_graph(spec, ctx, checkpointer=checkpointer, on_loop=on_loop)
     try:
         pending = await _adrive(graph, graph_input, ctx.session_id, ctx.max_turns, on_event, tokens)
     except (asyncio.CancelledError, KeyboardInterrupt):
@@ -256,7 +260,7 @@ def new_session_config(
 async def astart_session(
     store: TraceStore, session_id: str, persona: Persona, style: TherapyStyle, spec: GraphSpec, config: dict, *,
     checkpointer: Any, models: Mapping[str, BaseChatModel] | None = None, run_id: str | None = None,
-    key: str | None = None, on_event: EventHandler | None = None, tokens: bool = False,
+    key: str | None = None, on_event: EventHandler | None = None, tokens: bool = False, on_loop: bool = False,
 ) -> str:
     """Start a new session on a shared store and async checkpointer (a batch's building block); returns its status."""
     ctx = build_context(
@@ -268,12 +272,12 @@ async def astart_session(
     )
     if on_event:
         on_event("start", {"session_id": session_id, "db": str(store.path), **config})
-    return await _arun(store, ctx, spec, dict(FRESH_INPUT), checkpointer=checkpointer, on_event=on_event, tokens=tokens)
+    return await _arun(store, ctx, spec, dict(FRESH_INPUT), checkpointer=checkpointer, on_event=on_event, tokens=tokens, on_loop=on_loop)
 
 
 async def aresume_session(
     store: TraceStore, session_id: str, *, checkpointer: Any, models: Mapping[str, BaseChatModel] | None = None,
-    on_event: EventHandler | None = None, tokens: bool = False, reason: str = "resume",
+    on_event: EventHandler | None = None, tokens: bool = False, reason: str = "resume", on_loop: bool = False,
 ) -> str:
     """Continue a session from its last checkpoint on a shared store and async checkpointer; returns its status."""
     def read() -> dict:
@@ -292,7 +296,7 @@ async def aresume_session(
     await asyncio.to_thread(store.add_event, session_id, "resume", from_checkpoint=has_checkpoint, reason=reason)
     await asyncio.to_thread(store.set_status, session_id, "running")
     spec = get_graph_spec(cfg.get("graph_ref", cfg["graph"]))
-    return await _arun(store, ctx, spec, graph_input, checkpointer=checkpointer, on_event=on_event, tokens=tokens)
+    return await _arun(store, ctx, spec, graph_input, checkpointer=checkpointer, on_event=on_event, tokens=tokens, on_loop=on_loop)
 
 
 def run_session(

@@ -415,6 +415,8 @@ async def asimulate(
             await saver.setup()
         else:
             saver = await asyncio.to_thread(StoreSaver, store)
+        # Built-in nodes on the event loop need the checkpointer on the store's own connection.
+        on_loop = isinstance(saver, StoreSaver)
         if record_run:
             await off_loop(lambda: store.start_run(run_id, RUN_KIND, run_config(identity, persona_refs, concurrency, retries, limit_map, store.path), package_versions()))
             run_started = True
@@ -443,13 +445,13 @@ async def asimulate(
                             if exists:
                                 status = await aresume_session(
                                     store, job.session_id, checkpointer=saver, models=models, on_event=on_event,
-                                    reason="retry" if attempt else "resume",
+                                    reason="retry" if attempt else "resume", on_loop=on_loop,
                                 )
                             else:
                                 config = new_session_config(job.persona, job.style, spec, graph, counselor, client, max_turns, job.seed)
                                 status = await astart_session(
                                     store, job.session_id, job.persona, job.style, spec, config, checkpointer=saver,
-                                    models=models, run_id=run_id, key=job.key, on_event=on_event,
+                                    models=models, run_id=run_id, key=job.key, on_event=on_event, on_loop=on_loop,
                                 )
                         except Exception as exc:
                             error = f"{type(exc).__name__}: {exc}"

@@ -81,6 +81,9 @@ class TherapyStyle:
     techniques: dict[str, str] = {}  # technique name -> instruction for the counsellor
     limits: StyleLimits = StyleLimits()
     instructions: str = ""  # the counsellor's standing instructions for this style
+    # False when ``plan`` is quick and never waits (no model call): a batch then runs it on its
+    # event loop instead of handing it to a thread (see SafetyCheck.blocking).
+    blocking: bool = True
 
     def plan(self, view: PlanView) -> Plan:  # pragma: no cover - abstract
         raise NotImplementedError

@@ -43,6 +43,7 @@ class SolutionFocusedStyle(TherapyStyle):
     """Solution-focused brief therapy: goals, exceptions, scaling, then compliments and a task."""
 
     name = "sfbt"
+    blocking = False  # rules over the dialogue: a batch runs plan() on its event loop
     title = "Solution-focused brief therapy"
     description = (
         "Brief and future-focused (de Shazer, Berg): builds a picture of the client's preferred future, "

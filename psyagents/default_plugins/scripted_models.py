@@ -12,7 +12,7 @@ session resumed in a new process continues the script exactly where it stopped.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -85,19 +85,40 @@ class ScriptedChatModel(BaseChatModel):
     def _generate(self, messages, stop=None, run_manager=None, **kwargs) -> ChatResult:
         return ChatResult(generations=[ChatGeneration(message=self._message(messages, self._next_reply(messages)))])
 
-    def _stream(self, messages, stop=None, run_manager=None, **kwargs) -> Iterator[ChatGenerationChunk]:
+    async def _agenerate(self, messages, stop=None, run_manager=None, **kwargs) -> ChatResult:
+        # Nothing to wait for: answered in place (LangChain's default hands it to a thread),
+        # unless a subclass made ``_generate`` do more (a test model that sleeps, say).
+        if type(self)._generate is not ScriptedChatModel._generate:
+            return await super()._agenerate(messages, stop, run_manager, **kwargs)
+        return self._generate(messages, stop, None, **kwargs)
+
+    def _chunks(self, messages: list[BaseMessage]) -> Iterator[tuple[str, ChatGenerationChunk]]:
+        """The reply word by word, then a last empty chunk with the usage; pairs of (token text, chunk)."""
         text = self._next_reply(messages)
         words = text.split(" ")
         for i, word in enumerate(words):
             piece = word if i == len(words) - 1 else word + " "
-            chunk = ChatGenerationChunk(message=AIMessageChunk(content=piece))
-            if run_manager:
-                run_manager.on_llm_new_token(piece, chunk=chunk)
-            yield chunk
+            yield piece, ChatGenerationChunk(message=AIMessageChunk(content=piece))
         final = self._message(messages, text)
-        yield ChatGenerationChunk(
+        yield "", ChatGenerationChunk(
             message=AIMessageChunk(content="", usage_metadata=final.usage_metadata, response_metadata=final.response_metadata)
         )
+
+    def _stream(self, messages, stop=None, run_manager=None, **kwargs) -> Iterator[ChatGenerationChunk]:
+        for piece, chunk in self._chunks(messages):
+            if run_manager and piece:
+                run_manager.on_llm_new_token(piece, chunk=chunk)
+            yield chunk
+
+    async def _astream(self, messages, stop=None, run_manager=None, **kwargs) -> AsyncIterator[ChatGenerationChunk]:
+        if type(self)._stream is not ScriptedChatModel._stream:  # as in _agenerate
+            async for chunk in super()._astream(messages, stop, run_manager, **kwargs):
+                yield chunk
+            return
+        for piece, chunk in self._chunks(messages):
+            if run_manager and piece:
+                await run_manager.on_llm_new_token(piece, chunk=chunk)
+            yield chunk
 
 
 def load_script(path: Path) -> tuple[list[str], bool]:

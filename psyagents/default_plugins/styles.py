@@ -30,6 +30,7 @@ class IntegrativeStyle(TherapyStyle):
     """Hill's three stages, as the Interactive Agents counsellor uses them."""
 
     name = "integrative"
+    blocking = False  # rules over the dialogue: no model call
     title = "Integrative therapy (exploration → insight → action)"
     description = (
         "Moves through three stages: explore the client's story and feelings, help them gain insight "
@@ -78,6 +79,7 @@ class CBTStyle(TherapyStyle):
     """Cognitive behavioural therapy with a cue-driven technique planner."""
 
     name = "cbt"
+    blocking = False  # rules over the dialogue: no model call
     title = "Cognitive behavioural therapy"
     description = (
         "Collaborative and structured: identifies automatic thoughts, examines them with Socratic questions, "
@@ -159,6 +161,7 @@ class MotivationalInterviewingStyle(TherapyStyle):
     """Motivational interviewing with OARS, adapted to an estimated stage of change."""
 
     name = "mi"
+    blocking = False  # rules over the dialogue: no model call
     title = "Motivational interviewing"
     description = (
         "Evokes the client's own reasons for change with OARS (open questions, affirmations, reflections, "
@@ -211,6 +214,7 @@ class PersonCenteredStyle(TherapyStyle):
     """Rogers' person-centred therapy: non-directive, empathic, congruent, accepting."""
 
     name = "person-centered"
+    blocking = False  # rules over the dialogue: no model call
     title = "Person-centred therapy"
     description = (
         "Non-directive: follows the client's lead, offers accurate empathy, unconditional positive regard and "

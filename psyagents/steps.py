@@ -1,0 +1,147 @@
+"""Nodes written once, run both ways: as plain functions, or on a batch's event loop.
+
+A session node that calls a chat model would block its thread for the whole call. Run with
+``run_session`` that is what it should do; run by ``psyagents.simulate``, with dozens of
+sessions on one event loop, each node would need a thread of its own, and handing every
+node step to a thread and back costs more CPU than the rest of a fast turn. So the built-in
+nodes do not call models themselves: their bodies are generators that *yield* what they
+need done and get the answer back.
+
+- ``ModelCall(model, messages, kwargs)``: call a chat model; the answer is its message.
+- ``InThread(fn)``: call ``fn()``, which may block (a safety check that asks a model, a
+  plugin's style); the answer is what it returns.
+
+``run_steps`` does the work directly (``invoke``, ``fn()``); ``arun_steps`` awaits it without
+leaving the event loop (``ainvoke``; ``fn`` goes to a thread). Work that is quick and never
+waits (the built-in screens, style policies and trace writes) stays in the generator.
+``TwinNode`` makes such a node a LangGraph node of either kind (see
+``graphs.build_session_graph``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+from collections.abc import Callable, Generator
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+from langchain_core.language_models import BaseChatModel
+from langchain_core.messages import BaseMessage
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True, slots=True)
+class ModelCall:
+    """A request to call ``model`` on ``messages`` with ``kwargs`` (``seed``, ``stop``...)."""
+
+    model: BaseChatModel
+    messages: list[BaseMessage]
+    kwargs: dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class InThread:
+    """A request to call ``fn()``, which may block: in a batch it runs in a worker thread."""
+
+    fn: Callable[[], Any]
+
+
+Steps = Generator["ModelCall | InThread", Any, T]
+
+
+def run_steps(result: Steps[T] | T) -> T:
+    """Drive a node body's generator, making each call in this thread; a plain value is returned as it is."""
+    if not inspect.isgenerator(result):
+        return result
+    gen, value, error = result, None, None
+    while True:
+        try:
+            request = gen.send(value) if error is None else gen.throw(error)
+        except StopIteration as stop:
+            return stop.value
+        value, error = None, None
+        try:
+            if isinstance(request, ModelCall):
+                value = request.model.invoke(request.messages, **request.kwargs)
+            else:
+                value = request.fn()
+        except Exception as exc:  # raised where the node asked for it, as if it had made the call
+            error = exc
+
+
+async def arun_steps(result: Steps[T] | T) -> T:
+    """``run_steps`` on the event loop: models through ``ainvoke``, blocking calls in a thread."""
+    if not inspect.isgenerator(result):
+        return result
+    gen, value, error = result, None, None
+    while True:
+        try:
+            request = gen.send(value) if error is None else gen.throw(error)
+        except StopIteration as stop:
+            return stop.value
+        value, error = None, None
+        try:
+            if isinstance(request, ModelCall):
+                value = await request.model.ainvoke(request.messages, **request.kwargs)
+            else:
+                value = await asyncio.to_thread(request.fn)
+        except Exception as exc:
+            error = exc
+
+
+def call(fn: Callable[[], T], *, blocking: bool) -> Steps[T]:
+    """``x = yield from call(fn, blocking=...)``: ``fn()`` in place, or as an ``InThread`` request."""
+    if not blocking:
+        return fn()
+    return (yield InThread(fn))
+
+
+class StateNode:
+    """A node function of the state alone, as LangGraph sees it: a callable object.
+
+    Compiling a graph of plain functions makes LangGraph evaluate each one's type hints (to
+    infer an input schema) and disassemble its closure (to find subgraphs it might call):
+    about 60 ms of CPU per session graph, more than ten turns of a session on a fast model,
+    and a batch compiles one graph per session. A callable object skips both. Nodes that
+    take more than the state (``config``, ``runtime``...) and Runnables, compiled subgraphs
+    included, are added as they are.
+    """
+
+    __slots__ = ("fn", "__name__")
+
+    def __init__(self, fn: Callable[[Any], Any]):
+        self.fn = fn
+        self.__name__ = getattr(fn, "__name__", type(fn).__name__)
+
+    def __call__(self, state):  # no annotations: nothing for LangGraph to evaluate
+        return self.fn(state)
+
+
+class TwinNode(StateNode):
+    """A ``StateNode`` whose body returns its update or a generator of requests (see the module docstring).
+
+    Called, it is a plain node; ``acall`` is the same node for the event loop.
+    """
+
+    __slots__ = ()
+
+    def __call__(self, state):
+        return run_steps(self.fn(state))
+
+    async def acall(self, state):
+        return await arun_steps(self.fn(state))
+
+
+class LoopNode:
+    """A ``TwinNode`` as LangGraph's async API should run it: on the event loop, no thread."""
+
+    __slots__ = ("node", "__name__")
+
+    def __init__(self, node: TwinNode):
+        self.node = node
+        self.__name__ = node.__name__
+
+    async def __call__(self, state):
+        return await self.node.acall(state)
