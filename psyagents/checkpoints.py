@@ -10,7 +10,9 @@ of those steps change what was said, so ``TurnSaver`` writes a checkpoint
 - at the end of the graph (no node left to run),
 - and, with the step it belongs to, whenever a node pauses (``interrupt()``) or fails,
 
-and keeps the steps in between (the screen, the plan) in memory only. A session that is
+and keeps the steps in between (the screen, the plan) in memory only. A step's own writes
+(what its nodes returned, which LangGraph saves as they finish so that a crash mid-step does
+not run them again) are kept in memory too: the next checkpoint holds them. A session that is
 killed between two messages resumes from the last one, and the in-between steps whose writes
 were not kept run again (a re-run screen rewrites its turn's risk level and logs its event once
 more). Nothing a speaker said is lost, and a paused or failed step is saved with its writes as
@@ -18,6 +20,10 @@ LangGraph would save it. A written checkpoint's parent is the last written one, 
 history (``get_state_history``) is a chain of the written checkpoints.
 
 Checkpoints of subgraphs (a non-empty ``checkpoint_ns``) are always written.
+
+Sessions stream with ``durability="sync"``: LangGraph then hands the saver each checkpoint
+before the writes of the step that follows it. (With "async" a step's pause or failure can
+reach the saver before the checkpoint it belongs to, which is then not kept.)
 """
 
 from __future__ import annotations
@@ -47,6 +53,9 @@ class TurnSaver(SqliteSaver):
         self.persist_on = frozenset(persist_on)
         # thread key -> [config, checkpoint, metadata, new_versions, buffered writes]
         self._held: dict[tuple[str, str], list[Any]] = {}
+        # thread key -> (config of the last written checkpoint, writes of the step after it kept in
+        # memory, [whether that step has paused or failed: its writes are then written at once])
+        self._pending: dict[tuple[str, str], tuple[dict, list[Any], list[bool]]] = {}
         self._written: dict[tuple[str, str], str] = {}  # thread key -> id of the last checkpoint written
         self._skipped_ids: dict[tuple[str, str], set[str]] = {}  # ids held since then (never written)
         self.skipped = 0  # checkpoints kept in memory only (for tests and benchmarks)
@@ -82,6 +91,7 @@ class TurnSaver(SqliteSaver):
 
     def put(self, config, checkpoint, metadata, new_versions):
         key = self._key(config)
+        self._pending.pop(key, None)  # the step's writes are in this checkpoint now
         if self._worth_writing(config, checkpoint, metadata, new_versions):
             self._held.pop(key, None)
             return self._write(key, config, checkpoint, metadata, new_versions)
@@ -93,16 +103,35 @@ class TurnSaver(SqliteSaver):
 
     def put_writes(self, config, writes, task_id, task_path=""):
         key = self._key(config)
+        special = any(channel in WRITES_IDX_MAP for channel, _ in writes)  # a pause or an error
         held = self._held.get(key)
-        if held is None or held[1]["id"] != config["configurable"].get("checkpoint_id"):
+        if held is not None and held[1]["id"] == config["configurable"].get("checkpoint_id"):
+            held[4].append((writes, task_id, task_path))
+            if special:  # keep the step
+                self.flush(key)
+            return
+        checkpoint_id = config["configurable"].get("checkpoint_id")
+        if config["configurable"].get("checkpoint_ns") or checkpoint_id != self._written.get(key):
             return super().put_writes(config, writes, task_id, task_path)
-        held[4].append((writes, task_id, task_path))
-        if any(channel in WRITES_IDX_MAP for channel, _ in writes):  # a pause or an error: keep the step
-            self.flush(key)
+        pending = self._pending.get(key)
+        if pending is None or pending[0]["configurable"].get("checkpoint_id") != checkpoint_id:
+            pending = self._pending[key] = (config, [], [False])
+        if pending[2][0]:  # this step already paused or failed: the rest of it goes straight to disk
+            return super().put_writes(config, writes, task_id, task_path)
+        pending[1].append((writes, task_id, task_path))
+        if special:
+            pending[2][0] = True
+            for w, t, path in pending[1]:
+                super().put_writes(config, w, t, path)
+            pending[1].clear()
 
     def flush(self, key: tuple[str, str] | None = None) -> None:
-        """Write the checkpoint held for ``key`` (every thread's without one), with its writes."""
-        for k in [key] if key is not None else list(self._held):
+        """Write what is kept in memory for ``key`` (for every thread without one): the held checkpoint and the writes."""
+        for k in [key] if key is not None else list({*self._held, *self._pending}):
+            pending = self._pending.pop(k, None)
+            if pending is not None:
+                for w, task_id, task_path in pending[1]:
+                    super().put_writes(pending[0], w, task_id, task_path)
             held = self._held.pop(k, None)
             if held is None:
                 continue

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import sqlite3
+import time
+from typing import Annotated, TypedDict
 
 import pytest
 from langgraph.checkpoint.sqlite import SqliteSaver
+from langgraph.graph.message import add_messages
 
 import psyagents
 from psyagents.checkpoints import TurnSaver
@@ -15,6 +18,10 @@ from psyagents.registry import get_graph_spec, get_persona, get_style
 from psyagents.session import FRESH_INPUT, build_context
 from psyagents.tracing import TraceStore, connect
 from tests.conftest import write_script
+
+
+# Sessions stream their graphs with durability="sync" (session._drive); so do these tests: with
+# LangGraph's default ("async") a step's writes can reach the saver before its checkpoint does.
 
 
 def _graph(db, saver_cls, max_turns=3, counselor=None):
@@ -36,7 +43,7 @@ def _messages_at_each_checkpoint(saver, thread="t"):
 def test_a_checkpoint_follows_every_message_and_the_end(tmp_path):
     graph, saver, store = _graph(tmp_path / "a.db", TurnSaver)
     config = {"configurable": {"thread_id": "t"}}
-    graph.invoke(dict(FRESH_INPUT), config)
+    graph.invoke(dict(FRESH_INPUT), config, durability="sync")
     saved = _messages_at_each_checkpoint(saver)
     turns = store.turns("t")
     assert len(turns) == 6
@@ -49,7 +56,7 @@ def test_a_checkpoint_follows_every_message_and_the_end(tmp_path):
     assert state.values["end_reason"] == "turn_cap"
     # the in-between steps (screen, plan) were not written: fewer checkpoints than plain SqliteSaver
     graph2, plain, _ = _graph(tmp_path / "b.db", SqliteSaver)
-    graph2.invoke(dict(FRESH_INPUT), config)
+    graph2.invoke(dict(FRESH_INPUT), config, durability="sync")
     assert len(saved) < len(_messages_at_each_checkpoint(plain))
     assert _messages_at_each_checkpoint(plain)[0] == saved[0] == 6
 
@@ -75,7 +82,7 @@ def test_a_crash_mid_turn_resumes_after_the_last_message(tmp_path, exc):
     graph, saver, store = _graph(db, TurnSaver, counselor=counselor)
     config = {"configurable": {"thread_id": "t"}}
     with pytest.raises(exc):
-        graph.invoke(dict(FRESH_INPUT), config)
+        graph.invoke(dict(FRESH_INPUT), config, durability="sync")
     said = [t.text for t in store.turns("t")]
     assert len(said) == 3  # client, counsellor, client; the second counsellor reply failed
     # a fresh saver on the same file (a new process) resumes from after the third message
@@ -83,7 +90,7 @@ def test_a_crash_mid_turn_resumes_after_the_last_message(tmp_path, exc):
     latest = reader.get_tuple(config)
     assert len(latest.checkpoint["channel_values"]["messages"]) == 3
     graph2 = build_session_graph(get_graph_spec("default"), graph_ctx(db, store, counselor), checkpointer=reader)
-    graph2.invoke(None, config)
+    graph2.invoke(None, config, durability="sync")
     after = [t.text for t in store.turns("t")]
     assert after[:3] == said  # nothing said was regenerated
     assert len(after) == 6
@@ -115,7 +122,7 @@ def test_the_history_is_a_chain_of_written_checkpoints(tmp_path):
     graph, saver, store = _graph(db, TurnSaver, counselor=counselor)
     config = {"configurable": {"thread_id": "t"}}
     with pytest.raises(KeyboardInterrupt):
-        graph.invoke(dict(FRESH_INPUT), config)
+        graph.invoke(dict(FRESH_INPUT), config, durability="sync")
     reader = TurnSaver(sqlite3.connect(db, check_same_thread=False))
     build_session_graph(get_graph_spec("default"), graph_ctx(db, store, counselor), checkpointer=reader).invoke(None, config)
     history = list(reader.list(config))
@@ -127,3 +134,82 @@ def test_the_history_is_a_chain_of_written_checkpoints(tmp_path):
     for c in history:
         if c.parent_config:
             assert graph_for_state.get_state(c.parent_config).values.get("messages") is not None
+
+
+def test_a_steps_writes_stay_in_memory_unless_the_step_pauses_or_fails(tmp_path):
+    """Finished sessions leave no per-step writes behind; a failed step is saved with its error.
+
+    (Checked on a batch, where the saver's calls come in step order on the event loop; the sync
+    API makes them from a thread pool, where a step's writes can arrive after the next checkpoint
+    and are then written, as they always were.)
+    """
+    db = tmp_path / "w.db"
+    result = psyagents.simulate(["kevin-panic", "maya-exam-anxiety"], "cbt", 1, counselor="scripted:counselor?cycle=true",
+                                client="scripted:client?cycle=true", db=db, max_turns=3)
+    assert result.completed == 2
+    conn = sqlite3.connect(db)
+    try:
+        assert conn.execute("select count(*) from checkpoints").fetchone()[0] > 0
+        assert conn.execute("select count(*) from writes").fetchone()[0] == 0
+    finally:
+        conn.close()
+
+    db2 = tmp_path / "w2.db"
+    counselor = Boom(replies=["How are you?", "Tell me more."], cycle=True, exc=RuntimeError)
+    graph, saver, store = _graph(db2, TurnSaver, counselor=counselor)
+    with pytest.raises(RuntimeError):
+        graph.invoke(dict(FRESH_INPUT), {"configurable": {"thread_id": "t"}}, durability="sync")
+    latest = TurnSaver(sqlite3.connect(db2, check_same_thread=False)).get_tuple({"configurable": {"thread_id": "t"}})
+    assert "__error__" in [w[1] for w in latest.pending_writes]
+
+
+class ParallelState(TypedDict, total=False):
+    messages: Annotated[list, add_messages]
+    ok: int
+    bad: int
+
+
+def test_in_a_parallel_step_the_tasks_that_finished_are_saved_when_another_fails(tmp_path):
+    """Writes kept in memory are written with the failure: after a restart only the failed task runs again."""
+    from langchain_core.messages import HumanMessage
+    from langgraph.graph import END, START, StateGraph
+
+    runs = {"ok": 0, "bad": 0}
+    fail = [True]
+
+    def first(state):
+        return {"messages": [HumanMessage("hello", name="client")]}
+
+    def ok(state):
+        runs["ok"] += 1
+        return {"ok": runs["ok"]}
+
+    def bad(state):
+        runs["bad"] += 1
+        if fail[0]:
+            # Fail after "ok" has finished: LangGraph drops the writes of a task that finishes
+            # after another task's failure has shut the step down.
+            time.sleep(0.3)
+            raise RuntimeError("boom")
+        return {"bad": runs["bad"]}
+
+    g = StateGraph(ParallelState)
+    g.add_node("first", first)
+    g.add_node("ok", ok)
+    g.add_node("bad", bad)
+    g.add_edge(START, "first")
+    g.add_edge("first", "ok")
+    g.add_edge("first", "bad")
+    g.add_edge("ok", END)
+    g.add_edge("bad", END)
+    db = tmp_path / "p.db"
+    config = {"configurable": {"thread_id": "p"}}
+    graph = g.compile(checkpointer=TurnSaver(connect(db)))
+    with pytest.raises(RuntimeError):
+        graph.invoke({"messages": []}, config, durability="sync")
+    assert runs == {"ok": 1, "bad": 1}
+    fail[0] = False
+    again = g.compile(checkpointer=TurnSaver(connect(db)))  # a new process's saver
+    final = again.invoke(None, config, durability="sync")
+    assert runs == {"ok": 1, "bad": 2}  # the task that had finished was not run again
+    assert final["ok"] == 1 and final["bad"] == 2
