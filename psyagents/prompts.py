@@ -7,6 +7,8 @@ brief that unlocks the persona's disclosures turn by turn.
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, SystemMessage
 
 from .specs import Persona
@@ -68,6 +70,17 @@ def client_system_prompt(persona: Persona, counselor_turns: int, counselor_close
     return "\n".join(lines)
 
 
+@lru_cache(maxsize=8192)
+def _said(kind: type[BaseMessage], text: str) -> BaseMessage:
+    """One message object per kind and text, capped.
+
+    Both prompts are rebuilt from the whole dialogue at every turn; building (and validating)
+    each earlier message again made a session's prompt work grow with the square of its
+    length. Models only read the messages they are given, so the objects can be shared.
+    """
+    return kind(cap(text))
+
+
 def client_messages(
     persona: Persona, history: list[tuple[str, str]], counselor_turns: int, counselor_closed: bool, note: str = ""
 ) -> list[BaseMessage]:
@@ -77,7 +90,7 @@ def client_messages(
         msgs.append(HumanMessage("(The counsellor greets you and waits for you to begin.)"))
     for speaker, text in history:
         # Each message is capped: one huge message must not crowd the brief out of the context window.
-        msgs.append(AIMessage(cap(text)) if speaker == CLIENT else HumanMessage(cap(text)))
+        msgs.append(_said(AIMessage if speaker == CLIENT else HumanMessage, text))
     return msgs
 
 
@@ -113,5 +126,5 @@ def counselor_messages(system: str, history: list[tuple[str, str]]) -> list[Base
     """The counsellor's prompt: its instructions, then the dialogue with each message capped."""
     msgs: list[BaseMessage] = [SystemMessage(system)]
     for speaker, text in history:
-        msgs.append(AIMessage(cap(text)) if speaker == COUNSELOR else HumanMessage(cap(text)))
+        msgs.append(_said(AIMessage if speaker == COUNSELOR else HumanMessage, text))
     return msgs

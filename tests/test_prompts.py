@@ -38,3 +38,22 @@ def test_counselor_prompt_carries_technique_limits_and_closing():
     assert "decatastrophizing" in text and style.techniques["decatastrophizing"] in text
     assert f"at most {style.limits.max_sentences}" in text
     assert "last turn" in text
+
+
+def test_prompts_of_later_turns_reuse_the_earlier_messages_and_cap_them():
+    """Each turn's prompt holds the whole dialogue; earlier messages are the same objects, not rebuilt."""
+    from psyagents.prompts import counselor_messages
+    from psyagents.text import cap
+
+    long = "word " * 5000
+    dialogue = [("client", "I can't sleep."), ("counselor", "Tell me about the nights."), ("client", long)]
+    first = counselor_messages("sys", dialogue[:2])
+    later = counselor_messages("sys", [*dialogue, ("counselor", "That sounds exhausting.")])
+    assert [type(m) for m in later] == [SystemMessage, HumanMessage, AIMessage, HumanMessage, AIMessage]
+    assert later[1] is first[1] and later[2] is first[2]
+    assert later[3].content == cap(long) and len(later[3].content) < len(long)
+    # the client's role-swapped prompt gets the other kinds for the same texts
+    persona = get_persona("kevin-panic")
+    swapped = client_messages(persona, dialogue, 1, False)
+    assert isinstance(swapped[1], AIMessage) and swapped[1].content == "I can't sleep."
+    assert isinstance(swapped[2], HumanMessage)
