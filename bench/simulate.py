@@ -101,6 +101,15 @@ def concurrent(sessions: int, turns: int, latency: float, concurrency: int, db: 
     return wall, cpu, result.turns
 
 
+def median_run(runs: list[tuple[float, float, int]]) -> tuple[float, float, int]:
+    """The run with the median wall time."""
+    return sorted(runs)[len(runs) // 2]
+
+
+def spread(runs: list[tuple[float, float, int]]) -> str:
+    return ", ".join(f"{r[0]:.2f}" for r in runs) + " s"
+
+
 def store_writes(folder: Path, writers: int, per_writer: int, shared: bool) -> float:
     """Turns written per second by ``writers`` threads, each its own session, on one shared store or one store each."""
     path = folder / f"store-{writers}-{shared}-{time.perf_counter_ns()}.db"
@@ -134,15 +143,20 @@ def main() -> None:
     ap.add_argument("--turns", type=int, default=10, help="counsellor turns per session (two model calls each)")
     ap.add_argument("--latency", type=float, default=0.1)
     ap.add_argument("--skip-sequential", action="store_true", help="compute the sequential time as calls x latency")
+    ap.add_argument("--repeats", type=int, default=3, help="runs of each batch; the median is reported")
     args = ap.parse_args()
     register_plugin(SlowBackend(), name="bench-slow")
     load_before = os.getloadavg()[0]
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
         concurrent(2, 2, 0.0, 2, folder / "warm.db")  # imports, plugins, data files
-        wall, cpu, turns = concurrent(args.sessions, args.turns, args.latency, args.sessions, folder / "b.db")
         w2 = os.cpu_count() or 1
-        wall2, cpu2, turns2 = concurrent(args.sessions, args.turns, args.latency, args.sessions, folder / "b2.db", workers=w2)
+        one_runs, two_runs = [], []
+        for i in range(args.repeats):  # alternated, so a busy moment of the machine hits both alike
+            one_runs.append(concurrent(args.sessions, args.turns, args.latency, args.sessions, folder / f"b{i}.db"))
+            two_runs.append(concurrent(args.sessions, args.turns, args.latency, args.sessions, folder / f"b2-{i}.db", workers=w2))
+        wall, cpu, turns = median_run(one_runs)
+        wall2, cpu2, turns2 = median_run(two_runs)
         assert turns2 == turns
         calls = args.sessions * args.turns * 2
         seq = calls * args.latency if args.skip_sequential else sequential(args.sessions, args.turns, args.latency)
@@ -161,10 +175,10 @@ def main() -> None:
     print("| measure | value |")
     print("|---|---|")
     print(f"| sequential loop, one call after another{' (calls x latency)' if args.skip_sequential else ''} | {seq:.1f} s |")
-    print(f"| psyagents.simulate, concurrency {args.sessions}, one process | {wall:.2f} s ({cpu:.2f} s CPU, {turns} turns, {turns / wall:.0f} turns/s) |")
-    print(f"| speed-up, one process | {seq / wall:.1f}x |")
-    print(f"| psyagents.simulate, concurrency {args.sessions}, --workers {w2} | {wall2:.2f} s ({cpu2:.2f} s CPU, {turns2 / wall2:.0f} turns/s) |")
-    print(f"| speed-up, --workers {w2} | {seq / wall2:.1f}x |")
+    print(f"| psyagents.simulate, concurrency {args.sessions}, one process (median of {args.repeats}) | {wall:.2f} s ({cpu:.2f} s CPU, {turns} turns, {turns / wall:.0f} turns/s); runs {spread(one_runs)} |")
+    print(f"| speed-up, one process | {seq / wall:.1f}x (runs {seq / max(r[0] for r in one_runs):.1f}x to {seq / min(r[0] for r in one_runs):.1f}x) |")
+    print(f"| psyagents.simulate, concurrency {args.sessions}, --workers {w2} (median of {args.repeats}) | {wall2:.2f} s ({cpu2:.2f} s CPU, {turns2 / wall2:.0f} turns/s); runs {spread(two_runs)} |")
+    print(f"| speed-up, --workers {w2} | {seq / wall2:.1f}x (runs {seq / max(r[0] for r in two_runs):.1f}x to {seq / min(r[0] for r in two_runs):.1f}x) |")
     print(f"| ceiling while CPU-bound: sequential time / CPU seconds of the batch | {seq / cpu:.1f}x |")
     print(f"| lower bound for one session (20 calls x latency) | {args.turns * 2 * args.latency:.1f} s |")
     print(f"| CPU per turn (utterance) | {cpu / turns * 1000:.2f} ms |")
