@@ -28,6 +28,7 @@ reach the saver before the checkpoint it belongs to, which is then not kept.)
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterable, Sequence
 from typing import Any
 
@@ -59,6 +60,9 @@ class TurnSaver(SqliteSaver):
         self._written: dict[tuple[str, str], str] = {}  # thread key -> id of the last checkpoint written
         self._skipped_ids: dict[tuple[str, str], set[str]] = {}  # ids held since then (never written)
         self.skipped = 0  # checkpoints kept in memory only (for tests and benchmarks)
+        # On the sync API LangGraph calls put and put_writes from its background threads, and the
+        # tasks of one step finish together: the bookkeeping above changes under this lock.
+        self._books = threading.RLock()
 
     @staticmethod
     def _key(config: dict) -> tuple[str, str]:
@@ -75,7 +79,8 @@ class TurnSaver(SqliteSaver):
     def get_tuple(self, config):
         found = super().get_tuple(config)
         if found is not None:  # a run that resumes from here: its first written checkpoint's parent
-            self._written.setdefault(self._key(found.config), found.config["configurable"]["checkpoint_id"])
+            with self._books:
+                self._written.setdefault(self._key(found.config), found.config["configurable"]["checkpoint_id"])
         return found
 
     def _write(self, key, config, checkpoint, metadata, new_versions):
@@ -90,6 +95,10 @@ class TurnSaver(SqliteSaver):
         return saved
 
     def put(self, config, checkpoint, metadata, new_versions):
+        with self._books:
+            return self._put(config, checkpoint, metadata, new_versions)
+
+    def _put(self, config, checkpoint, metadata, new_versions):
         key = self._key(config)
         self._pending.pop(key, None)  # the step's writes are in this checkpoint now
         if self._worth_writing(config, checkpoint, metadata, new_versions):
@@ -102,13 +111,17 @@ class TurnSaver(SqliteSaver):
         return {"configurable": {"thread_id": conf["thread_id"], "checkpoint_ns": conf.get("checkpoint_ns", ""), "checkpoint_id": checkpoint["id"]}}
 
     def put_writes(self, config, writes, task_id, task_path=""):
+        with self._books:
+            return self._put_writes(config, writes, task_id, task_path)
+
+    def _put_writes(self, config, writes, task_id, task_path=""):
         key = self._key(config)
         special = any(channel in WRITES_IDX_MAP for channel, _ in writes)  # a pause or an error
         held = self._held.get(key)
         if held is not None and held[1]["id"] == config["configurable"].get("checkpoint_id"):
             held[4].append((writes, task_id, task_path))
             if special:  # keep the step
-                self.flush(key)
+                self._flush(key)
             return
         checkpoint_id = config["configurable"].get("checkpoint_id")
         if config["configurable"].get("checkpoint_ns") or checkpoint_id != self._written.get(key):
@@ -127,6 +140,10 @@ class TurnSaver(SqliteSaver):
 
     def flush(self, key: tuple[str, str] | None = None) -> None:
         """Write what is kept in memory for ``key`` (for every thread without one): the held checkpoint and the writes."""
+        with self._books:
+            self._flush(key)
+
+    def _flush(self, key: tuple[str, str] | None) -> None:
         for k in [key] if key is not None else list({*self._held, *self._pending}):
             pending = self._pending.pop(k, None)
             if pending is not None:

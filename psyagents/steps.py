@@ -51,44 +51,64 @@ class InThread:
 Steps = Generator["ModelCall | InThread", Any, T]
 
 
+def _resume(gen: Steps[T], value: Any, error: BaseException | None) -> tuple[bool, Any]:
+    """Give the body its answer (or raise ``error`` at its ``yield``): ``(True, result)`` once it returns, else ``(False, request)``."""
+    try:
+        return False, (gen.send(value) if error is None else gen.throw(error))
+    except StopIteration as stop:
+        return True, stop.value
+
+
 def run_steps(result: Steps[T] | T) -> T:
-    """Drive a node body's generator, making each call in this thread; a plain value is returned as it is."""
+    """Drive a node body's generator, making each call in this thread; a plain value is returned as it is.
+
+    Whatever a call raises (Ctrl-C included) is raised in the body at its ``yield``, so the
+    body's own ``except`` and ``finally`` run as if it had made the call itself.
+    """
     if not inspect.isgenerator(result):
         return result
-    gen, value, error = result, None, None
-    while True:
-        try:
-            request = gen.send(value) if error is None else gen.throw(error)
-        except StopIteration as stop:
-            return stop.value
-        value, error = None, None
-        try:
-            if isinstance(request, ModelCall):
-                value = request.model.invoke(request.messages, **request.kwargs)
-            else:
-                value = request.fn()
-        except Exception as exc:  # raised where the node asked for it, as if it had made the call
-            error = exc
+    value, error = None, None
+    try:
+        while True:
+            done, request = _resume(result, value, error)
+            if done:
+                return request
+            value, error = None, None
+            try:
+                value = request.model.invoke(request.messages, **request.kwargs) if isinstance(request, ModelCall) else request.fn()
+            except GeneratorExit:
+                raise
+            except BaseException as exc:  # raised where the node asked for it
+                error = exc
+    finally:
+        result.close()
 
 
 async def arun_steps(result: Steps[T] | T) -> T:
-    """``run_steps`` on the event loop: models through ``ainvoke``, blocking calls in a thread."""
+    """``run_steps`` on the event loop: models through ``ainvoke``, blocking calls in a thread.
+
+    A cancelled batch task raises ``CancelledError`` in the body at its ``yield``.
+    """
     if not inspect.isgenerator(result):
         return result
-    gen, value, error = result, None, None
-    while True:
-        try:
-            request = gen.send(value) if error is None else gen.throw(error)
-        except StopIteration as stop:
-            return stop.value
-        value, error = None, None
-        try:
-            if isinstance(request, ModelCall):
-                value = await request.model.ainvoke(request.messages, **request.kwargs)
-            else:
-                value = await asyncio.to_thread(request.fn)
-        except Exception as exc:
-            error = exc
+    value, error = None, None
+    try:
+        while True:
+            done, request = _resume(result, value, error)
+            if done:
+                return request
+            value, error = None, None
+            try:
+                if isinstance(request, ModelCall):
+                    value = await request.model.ainvoke(request.messages, **request.kwargs)
+                else:
+                    value = await asyncio.to_thread(request.fn)
+            except GeneratorExit:
+                raise
+            except BaseException as exc:
+                error = exc
+    finally:
+        result.close()
 
 
 def call(fn: Callable[[], T], *, blocking: bool) -> Steps[T]:

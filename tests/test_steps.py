@@ -231,3 +231,42 @@ def test_scripted_models_answer_on_the_loop_and_keep_a_subclass_s_own_generate()
 
     loop_thread = asyncio.run(slow())
     assert len(SEEN) == 1 and SEEN[0][1] != loop_thread  # LangChain's default: the blocking _generate in a thread
+
+
+class Interrupting(ScriptedChatModel):
+    def _generate(self, messages, stop=None, run_manager=None, **kwargs):
+        raise KeyboardInterrupt
+
+
+def test_ctrl_c_and_cancellation_reach_the_body_at_its_yield():
+    """The body's except/finally see the real KeyboardInterrupt or CancelledError, before the driver re-raises it."""
+    log: list[str] = []
+
+    def body(model):
+        try:
+            yield ModelCall(model, [HumanMessage("hi")], {})
+        except BaseException as exc:
+            log.append(f"saw {type(exc).__name__}")
+            raise
+        finally:
+            log.append("finally")
+
+    with pytest.raises(KeyboardInterrupt):
+        run_steps(body(Interrupting(replies=["x"])))
+    assert log == ["saw KeyboardInterrupt", "finally"]
+
+    class Hanging(ScriptedChatModel):
+        async def _agenerate(self, messages, stop=None, run_manager=None, **kwargs):
+            await asyncio.sleep(60)
+
+    log.clear()
+
+    async def main():
+        task = asyncio.create_task(arun_steps(body(Hanging(replies=["x"]))))
+        await asyncio.sleep(0.05)
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+        return list(log)
+
+    assert asyncio.run(main()) == ["saw CancelledError", "finally"]
