@@ -26,3 +26,25 @@ def test_two_turn_session_on_the_embedded_model(db):
         assert t.technique in psyagents.get_style("integrative").techniques
         assert violations(t.text, psyagents.get_style("integrative").limits) == []
     assert "token" in seen  # the dialogue streamed
+
+
+def test_a_batch_on_the_embedded_model_awaits_it_from_the_event_loop(db):
+    """Two sessions at once: the nodes run on the batch's event loop and await the local model (ainvoke)."""
+    from psyagents.default_plugins.local_models import LocalChatModel
+
+    calls = []
+    original = LocalChatModel._agenerate
+
+    async def counting(self, *args, **kwargs):
+        calls.append("ainvoke")
+        return await original(self, *args, **kwargs)
+
+    LocalChatModel._agenerate = counting
+    try:
+        result = psyagents.simulate(["maya-exam-anxiety", "kevin-panic"], "cbt", 1, concurrency=2, db=db, max_turns=1,
+                                    counselor="local:smollm2?max_new_tokens=32", client="local:smollm2?max_new_tokens=32")
+    finally:
+        LocalChatModel._agenerate = original
+    assert result.completed == 2 and result.failed == 0
+    assert result.turns == 4  # each: the persona's opening and one counsellor reply
+    assert len(calls) >= 2  # every counsellor reply (and any regeneration) went through ainvoke
