@@ -16,9 +16,11 @@ the bot) and the judge picks:
 The dialogue continues with the judge's pick (``continue_with="judge"``; on a tie, the
 reference bot's reply) or always with the reference bot's reply (``"reference"``, which keeps
 the history the same whatever the judge says). Bot replies are compared as the models wrote
-them (sanitised, a leading speaker label dropped), without the response guard, the reply
-screen or the safety and crisis nodes of a session. The client goes through the guard, as in
-a session.
+them (sanitised, a leading speaker label dropped), without the response guard or the safety
+and crisis nodes of a session. The reply screen reads every bot reply without changing it:
+what it flags is kept in the candidate's ``meta["reply_screen"]``, logged as a ``reply_screen``
+event, and counted per bot (``flagged``) in the results, so a bot that wins by saying what a
+counsellor must not say shows it. The client goes through the guard, as in a session.
 
 Everything is written as it happens. A run's id hashes its configuration, so running the
 same command again skips finished personas and continues an unfinished one from its last
@@ -246,6 +248,7 @@ def _counselor_turn(store, sid, idx, dialogue, plan, turn, persona, style, confi
     """Every bot answers; the judge picks; returns the reply the dialogue continues with and its bot."""
     from . import guard
     from .prompts import counselor_messages, counselor_system_prompt
+    from .reply_safety import reply_checks, screen_reply
     from .text import sanitize
 
     system = counselor_system_prompt(style, plan, language=persona.language, turn=turn,
@@ -268,8 +271,15 @@ def _counselor_turn(store, sid, idx, dialogue, plan, turn, persona, style, confi
     if not replies:
         store.add_event(sid, "arena", turn_idx=idx, action="no_replies", errors=errors)
         return None, ""
-    ids = store.add_candidates(sid, idx, [{"text": t, "model": b, "source": "arena", "meta": {"bot": config["bots"].index(b)}}
-                                          for b, t in replies])
+    checks = reply_checks()
+    flags = [screen_reply(t, language=persona.language, checks=checks) for _, t in replies]
+    ids = store.add_candidates(sid, idx, [
+        {"text": t, "model": b, "source": "arena", "meta": {"bot": config["bots"].index(b), **({"reply_screen": f} if f else {})}}
+        for (b, t), f in zip(replies, flags)
+    ])
+    for (b, _), f, cid in zip(replies, flags, ids):
+        if f:
+            store.add_event(sid, "reply_screen", turn_idx=idx, source="arena", bot=b, candidate_id=cid, violations=f)
     if errors:
         store.add_event(sid, "arena", turn_idx=idx, action="bot_errors", errors=errors)
     history = list(dialogue)
@@ -398,9 +408,10 @@ def arena_stats(store: TraceStore, run_id: str, judge_name: str, bots: list[str]
 
     point = elo(outcomes, bots)
     elo_samples = bootstrap(groups, lambda s: elo(flat(s), bots), rounds=rounds, seed=seed)
-    shown, picked, lengths = Counter(), Counter(), defaultdict(list)
+    shown, picked, flagged, lengths = Counter(), Counter(), Counter(), defaultdict(list)
     for c in cands.values():
         lengths[c["model"]].append(len(c["text"]))
+        flagged[c["model"]] += bool((c.get("meta") or {}).get("reply_screen"))
     for c in comps:
         if c["status"] == "ok":
             shown.update(cands[i]["model"] for i in c["candidate_ids"] if i in cands)
@@ -413,6 +424,7 @@ def arena_stats(store: TraceStore, run_id: str, judge_name: str, bots: list[str]
             "elo_ci": _rounded(interval_of([s[bot] for s in elo_samples]), 1),
             "candidates": len(lengths[bot]), "mean_length": round(sum(lengths[bot]) / len(lengths[bot]), 1) if lengths[bot] else None,
             "shown": shown[bot], "picked": picked[bot], "pick_rate": round(picked[bot] / shown[bot], 3) if shown[bot] else None,
+            "flagged": flagged[bot],  # replies the reply screen flagged
             "games": 0, "win_rate": None, "win_rate_ci": [None, None], "lc_win_rate": None, "lc_win_rate_ci": [None, None],
         }
         if bot != reference:
@@ -459,11 +471,12 @@ def table_rows(stats: dict) -> list[list[str]]:
     return [[
         r["bot"] + (" (ref)" if r["reference"] else ""), _fmt(r["elo"], 1), _ci(r["elo_ci"], 1), _fmt(r["win_rate"]), _ci(r["win_rate_ci"]),
         _fmt(r["lc_win_rate"]), _ci(r["lc_win_rate_ci"]), str(r["games"]), _fmt(r["pick_rate"]), _fmt(r["mean_length"], 1),
+        str(r.get("flagged", 0)),
     ] for r in stats["bots"]]
 
 
-COLUMNS = ["bot", "Elo", "Elo 95% CI", "win rate", "95% CI", "LC win rate", "95% CI", "games", "pick rate", "mean length"]
-TERMINAL_COLUMNS = ["bot", "Elo [95% CI]", "win rate [95% CI]", "LC win rate [95% CI]", "games", "picked", "length"]
+COLUMNS = ["bot", "Elo", "Elo 95% CI", "win rate", "95% CI", "LC win rate", "95% CI", "games", "pick rate", "mean length", "flagged"]
+TERMINAL_COLUMNS = ["bot", "Elo [95% CI]", "win rate [95% CI]", "LC win rate [95% CI]", "games", "picked", "length", "flagged"]
 
 
 def terminal_rows(stats: dict) -> list[list[str]]:
@@ -474,6 +487,7 @@ def terminal_rows(stats: dict) -> list[list[str]]:
     return [[
         r["bot"] + (" (ref)" if r["reference"] else ""), with_ci(r["elo"], r["elo_ci"], 0), with_ci(r["win_rate"], r["win_rate_ci"], 2),
         with_ci(r["lc_win_rate"], r["lc_win_rate_ci"], 2), str(r["games"]), _fmt(r["pick_rate"], 2), _fmt(r["mean_length"], 0),
+        str(r.get("flagged", 0)),
     ] for r in stats["bots"]]
 
 
@@ -534,7 +548,8 @@ def markdown_report(stats: dict, *, plot_file: str | None = "arena.png") -> str:
         f"**Elo** is the online update (K = 16, start 1000) over the outcomes in the order they were logged. The 95% intervals "
         f"are percentile intervals from {stats['rounds']} bootstrap resamples of the judged candidate sets (the showings of the same "
         "replies at one turn, e.g. a pair in both orders, are resampled together). **Pick rate** is how often a bot's "
-        "reply was picked when shown.", "",
+        "reply was picked when shown. **Flagged** counts a bot's replies that the reply screen flagged (a diagnosis, "
+        "medication advice, harmful instructions, agreeing with self-harm); they were judged as written.", "",
     ]
     return "\n".join(lines)
 

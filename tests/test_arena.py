@@ -349,3 +349,28 @@ def test_an_interrupted_arena_continues_where_it_stopped(plugin, bots, db, tmp_p
             assert [t.speaker for t in store.turns(s["id"])] == ["client", "counselor", "client", "counselor"]
     finally:
         store.close()
+
+
+def test_the_reply_screen_reads_every_bot_reply_and_the_results_count_what_it_flags(judges, db, tmp_path):
+    """A bot that diagnoses is flagged on each such reply; the comparison itself is unchanged (the longest still wins)."""
+    diagnosing = write_script(tmp_path / "diagnosing.yaml", [
+        "Honestly, it sounds like you have generalized anxiety disorder, and that is why your thoughts race at night.",
+        "I see.",
+    ])
+    plain = write_script(tmp_path / "plain.yaml", ["I hear you.", "Tell me more about the nights."])
+    result = _cli("arena", "--bots", f"{plain},{diagnosing}", "--personas", "maya-exam-anxiety", "--judge", "test-longest",
+                  "--client", "scripted:client", "--turns", "2", "--db", str(db), "--out", str(tmp_path / "r"), "--no-plot",
+                  "--bootstrap", "50", "--json")
+    assert result.exit_code == 0, result.output
+    rows = {r["bot"]: r for r in json.loads(result.output)["bots"]}
+    assert rows[diagnosing]["flagged"] == 1 and rows[plain]["flagged"] == 0
+    assert rows[diagnosing]["picked"] == 1  # judged as written: the longest reply won its turn
+    store = TraceStore(db)
+    try:
+        flagged = [c for c in store.candidates(source="arena") if c["meta"].get("reply_screen")]
+        assert [(c["model"], c["meta"]["reply_screen"]) for c in flagged] == [(diagnosing, ["diagnosis"])]
+        events = [e for s in store.sessions() for e in store.events(s["id"]) if e["kind"] == "reply_screen"]
+        assert len(events) == 1 and events[0]["detail"]["bot"] == diagnosing and events[0]["detail"]["candidate_id"] == flagged[0]["id"]
+    finally:
+        store.close()
+    assert "| flagged |" in (tmp_path / "r" / "report.md").read_text(encoding="utf-8")
