@@ -13,13 +13,15 @@ marked chosen: the raw material of preference pairs. A candidate the reply scree
 from __future__ import annotations
 
 import dataclasses
+from functools import partial
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from .errors import DataFileError, PsyagentsError
-from .nodes import Node, _after_counselor, _counselor_turn, _record, _screen_reply, _writer, choose_plan
+from .nodes import Node, _after_counselor, _counselor_turn_steps, _record, _screen_reply_steps, _writer, choose_plan_steps
 from .state import COUNSELOR, SessionContext, SessionState, history
+from .steps import InThread, Steps, TwinNode
 from .styles import Plan
 
 SOURCE = "judge-loop"
@@ -104,18 +106,21 @@ def make_candidates(ctx: SessionContext, name: str, params: dict) -> Node:
             cache["mode"] = mode
         return cache["judge"], cache["principles"], cache["mode"]
 
-    def candidates(state: SessionState) -> dict[str, Any]:
+    def candidates(state: SessionState) -> Steps[dict[str, Any]]:
         from .judging import context_for
 
         turn = state.get("turn", 0) + 1
         stored = state.get("plan")
-        plan = Plan(**{k: v for k, v in stored.items() if k != "turn"}) if stored and stored.get("turn") == turn else choose_plan(ctx, state)
+        if stored and stored.get("turn") == turn:
+            plan = Plan(**{k: v for k, v in stored.items() if k != "turn"})
+        else:
+            plan = yield from choose_plan_steps(ctx, state)
         drawn = []
         for k in range(cfg.count):
             spec = specs[k % len(specs)]
             ctx_k = dataclasses.replace(ctx, counselor=models[spec], counselor_spec=spec, seed=_candidate_seed(ctx, k))
-            text, info, idx = _counselor_turn(ctx_k, state, plan, ctx.style.limits)
-            violations = [] if info.get("replaced") else _screen_reply(ctx, text)
+            text, info, idx = yield from _counselor_turn_steps(ctx_k, state, plan, ctx.style.limits)
+            violations = [] if info.get("replaced") else (yield from _screen_reply_steps(ctx, text))
             drawn.append({"k": k, "model": spec, "text": text, "info": info, "ctx": ctx_k,
                           "eligible": not info.get("replaced") and not violations, "violations": violations})
         idx = len(state.get("messages", []))
@@ -128,7 +133,8 @@ def make_candidates(ctx: SessionContext, name: str, params: dict) -> Node:
         winner = eligible[0] if eligible else drawn[0]
         if len(eligible) > 1:
             # A bad judge spec or principle set is the user's to fix: it stops the session with its message.
-            judge, principles, mode = judge_and_principles()
+            # Judges call models (and may load one the first time): in a batch they run in a thread.
+            judge, principles, mode = yield InThread(judge_and_principles)
             judge_name = judge.name
             try:
                 context = context_for(ctx.persona)
@@ -136,7 +142,7 @@ def make_candidates(ctx: SessionContext, name: str, params: dict) -> Node:
                     from .judging import comparable_scores, total_score
 
                     for c in eligible:
-                        verdicts[c["k"]] = judge.rate_reply(dialogue, c["text"], principles, context=context)
+                        verdicts[c["k"]] = yield InThread(partial(judge.rate_reply, dialogue, c["text"], principles, context=context))
                         scores[c["k"]] = total_score(verdicts[c["k"]])  # logged as the candidate's score
                     # The winner is chosen on the principles every candidate was scored on (see comparable_scores).
                     ranked = comparable_scores([verdicts[c["k"]] for c in eligible])
@@ -147,7 +153,7 @@ def make_candidates(ctx: SessionContext, name: str, params: dict) -> Node:
                     seed = None if ctx.seed is None else ctx.seed * 1000 + idx
                     # principles only when there are some: a plugin's choose() may predate the keyword
                     extra = {"principles": principles} if principles else {}
-                    choices = judge.choose(dialogue, [c["text"] for c in eligible], context=context, seed=seed, **extra)
+                    choices = yield InThread(partial(judge.choose, dialogue, [c["text"] for c in eligible], context=context, seed=seed, **extra))
                     n = len(eligible)
                     for ch in choices:  # a plugin judge's bad index must not reach the trace store
                         if sorted(ch.order) != sorted(set(ch.order)) or not all(0 <= i < n for i in ch.order) or (
@@ -194,4 +200,4 @@ def make_candidates(ctx: SessionContext, name: str, params: dict) -> Node:
         _record(winner["ctx"], idx, COUNSELOR, winner["text"], info, plan)
         return _after_counselor(ctx, state, winner["text"], idx)
 
-    return candidates
+    return TwinNode(candidates)

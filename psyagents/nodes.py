@@ -336,10 +336,6 @@ def make_technique(ctx: SessionContext, name: str, params: dict) -> Node:
     return TwinNode(technique)
 
 
-def _counselor_turn(ctx: SessionContext, state: SessionState, plan: Plan, limits: StyleLimits, extra: str = "") -> tuple[str, dict, int]:
-    return run_steps(_counselor_turn_steps(ctx, state, plan, limits, extra))
-
-
 def _counselor_turn_steps(
     ctx: SessionContext, state: SessionState, plan: Plan, limits: StyleLimits, extra: str = ""
 ) -> Steps[tuple[str, dict, int]]:

@@ -270,3 +270,32 @@ def test_ctrl_c_and_cancellation_reach_the_body_at_its_yield():
         return list(log)
 
     assert asyncio.run(main()) == ["saw CancelledError", "finally"]
+
+
+def test_the_judge_in_the_loop_draws_its_candidates_from_the_event_loop(db, plugin):
+    """On the judge-loop graph in a batch, every candidate and the client are awaited on the loop (ainvoke)."""
+    calls: list = []
+
+    class Noting(ScriptedChatModel):
+        def _generate(self, messages, stop=None, run_manager=None, **kwargs):
+            calls.append((self.script_name, "invoke"))
+            return super()._generate(messages, stop, run_manager, **kwargs)
+
+        async def _agenerate(self, messages, stop=None, run_manager=None, **kwargs):
+            calls.append((self.script_name, "ainvoke"))
+            return ScriptedChatModel._generate(self, messages, stop, None, **kwargs)
+
+    class P:
+        @hookimpl
+        def register_chat_models(self, register):
+            from psyagents.default_plugins.scripted_models import BUILTIN_SCRIPTS
+
+            register("noting", lambda name, options: Noting(replies=BUILTIN_SCRIPTS[name], cycle=True, script_name=name))
+
+    plugin(P(), "noting-models")
+    result = psyagents.simulate(["kevin-panic"], "cbt", 1, counselor="noting:counselor", client="noting:client", db=db,
+                                max_turns=2, graph="judge-loop")
+    assert result.completed == 1
+    counselor = [how for who, how in calls if who == "counselor"]
+    assert len(counselor) >= 4 and set(counselor) == {"ainvoke"}  # two turns, several candidates each
+    assert {how for who, how in calls} == {"ainvoke"}
