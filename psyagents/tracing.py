@@ -11,8 +11,10 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import json
+import random
 import sqlite3
 import threading
+import time
 from dataclasses import dataclass
 from collections.abc import Iterable
 from pathlib import Path
@@ -30,10 +32,38 @@ def now() -> str:
 
 def connect(path: str | Path) -> sqlite3.Connection:
     """A connection suitable for sharing between the trace store and LangGraph's checkpointer."""
-    conn = sqlite3.connect(str(path), check_same_thread=False, timeout=30)
-    conn.execute("PRAGMA journal_mode=WAL")
-    conn.execute("PRAGMA synchronous=NORMAL")
+    conn = sqlite3.connect(str(path), check_same_thread=False, timeout=_BUSY_TIMEOUT)
+    try:
+        _use_wal(conn)
+        conn.execute("PRAGMA synchronous=NORMAL")
+    except BaseException:
+        conn.close()
+        raise
     return conn
+
+
+_BUSY_TIMEOUT = 30.0
+
+
+def _use_wal(conn: sqlite3.Connection) -> None:
+    """Switch the database to WAL, waiting for other connections that are opening it too.
+
+    Changing the journal mode needs the database to itself. When another connection holds a read
+    lock (several processes creating one new file at once), SQLite answers "database is locked"
+    straight away instead of calling the busy handler, so the wait is here. The mode is stored in
+    the file: once one connection has switched it, the others' pragma is a no-op.
+    """
+    deadline = time.monotonic() + _BUSY_TIMEOUT
+    pause = 0.001
+    while True:
+        try:
+            conn.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) and "busy" not in str(exc) or time.monotonic() >= deadline:
+                raise
+        time.sleep(pause * (1 + random.random()))
+        pause = min(pause * 2, 0.05)
 
 
 @dataclass(frozen=True)
