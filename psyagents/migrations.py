@@ -199,3 +199,9 @@ def m003_runs_candidates(db: sqlite_utils.Database) -> None:
         foreign_keys=[("session_id", "sessions", "id")],
     )
     db["comparisons"].create_index(["session_id", "turn_idx", "judge"])
+
+
+@migration
+def m004_run_resumes(db: sqlite_utils.Database) -> None:
+    """Each re-start of a run, with what it changed: a resumed batch may use other workers or versions."""
+    db["runs"].add_column("resumes", str)  # JSON list of {"at", "config": {key: [before, after]}, "versions": ...}

@@ -263,15 +263,28 @@ class TraceStore:
         return self._write(lambda: self.db["comparisons"].insert(row).last_pk)
 
     def start_run(self, run_id: str, kind: str, config: dict, versions: dict | None = None) -> None:
-        """Record a batch run's configuration; re-starting an existing run marks it running again."""
+        """Record a batch run's configuration; re-starting an existing run marks it running again.
+
+        The first start's configuration and versions stay the run's own. Each re-start appends to
+        ``resumes`` when it happened and what differed from the first start (``{key: [first, now]}``
+        for the configuration and the package versions), so a batch resumed with other workers,
+        concurrency or library versions says so.
+        """
+        config_json = json.dumps(config, ensure_ascii=False, default=str)
+        versions_json = json.dumps(versions or {})
         row = {"id": run_id, "kind": kind, "status": "running", "created_at": now(), "updated_at": now(),
-               "config": json.dumps(config, ensure_ascii=False, default=str), "versions": json.dumps(versions or {})}
+               "config": config_json, "versions": versions_json}
 
         def write() -> None:
-            if self.db["runs"].count_where("id = ?", [run_id]):
-                self.db["runs"].update(run_id, {"status": "running", "updated_at": now()})
-            else:
+            old = self.db.execute("select config, versions, resumes from runs where id = ?", [run_id]).fetchone()
+            if old is None:
                 self.db["runs"].insert(row)
+                return
+            resume = {"at": now(), "config": _changes(json.loads(old[0] or "{}"), json.loads(config_json)),
+                      "versions": _changes(json.loads(old[1] or "{}"), json.loads(versions_json))}
+            resumes = json.loads(old[2] or "[]") + [resume]
+            self.db["runs"].update(run_id, {"status": "running", "updated_at": now(),
+                                            "resumes": json.dumps(resumes, ensure_ascii=False)})
         self._write(write)
 
     def finish_run(self, run_id: str, status: str, summary: dict | None = None) -> None:
@@ -313,6 +326,7 @@ class TraceStore:
         for r in rows:
             r = _decode(r)
             r["summary"] = json.loads(r["summary"]) if r.get("summary") else {}
+            r["resumes"] = r.get("resumes") or []
             r["n_sessions"] = self.db["sessions"].count_where("run_id = ?", [r["id"]])
             out.append(r)
         return out
@@ -366,9 +380,14 @@ class TraceStore:
         return list(self.db["verdicts"].rows_where(" and ".join(clauses) or None, args, order_by="id"))
 
 
+def _changes(before: dict, after: dict) -> dict:
+    """``{key: [before, after]}`` for each key whose value differs (None where a side lacks it)."""
+    return {k: [before.get(k), after.get(k)] for k in sorted(before.keys() | after.keys()) if before.get(k) != after.get(k)}
+
+
 def _decode(row: dict) -> dict:
     out = dict(row)
-    for key in ("config", "persona", "versions", "detail", "meta"):
+    for key in ("config", "persona", "versions", "detail", "meta", "resumes"):
         if isinstance(out.get(key), str):
             try:
                 out[key] = json.loads(out[key])

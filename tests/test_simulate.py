@@ -402,6 +402,23 @@ def test_runs_list_and_show(db):
     assert missing.returncode == 2 and "unknown run 'sim-nope'" in missing.stderr
 
 
+def test_a_resumed_run_records_what_it_changed(db):
+    from psyagents.cli import _add_plugin_commands, cli
+
+    _add_plugin_commands()
+    args = dict(counselor="scripted:counselor", client="scripted:client", db=db, max_turns=2, seed=5)
+    first = psyagents.simulate("kevin-panic", "cbt", 2, concurrency=2, **args)
+    again = psyagents.simulate("kevin-panic", "cbt", 2, concurrency=3, **args)
+    psyagents.simulate("kevin-panic", "cbt", 2, concurrency=2, **args)
+    assert again.run_id == first.run_id and again.skipped == 2
+    shown = CliRunner().invoke(cli, ["runs", "show", first.run_id, "--db", str(db), "--json"])
+    run = json.loads(shown.output)["run"]
+    assert run["config"]["concurrency"] == 2  # the first start's configuration stays the run's own
+    assert [(r["config"], r["versions"]) for r in run["resumes"]] == [({"concurrency": [2, 3]}, {}), ({}, {})]
+    text = CliRunner().invoke(cli, ["runs", "show", first.run_id, "--db", str(db)]).output
+    assert "concurrency 2 -> 3" in text and "same configuration" in text
+
+
 def test_async_api_runs_inside_an_event_loop(db):
     import asyncio
 

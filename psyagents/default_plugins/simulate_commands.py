@@ -226,6 +226,9 @@ def register_commands(cli):
         console.print(f"[bold]Run {run['id']}[/bold] · {run['kind']} · {run['status']} · created {run['created_at'][:19]} · updated {run['updated_at'][:19]}")
         for key, value in (run["config"] or {}).items():
             console.print(f"  {key}: {value}")
+        for resume in run["resumes"]:
+            changed = [f"{k} {a} -> {b}" for part in ("config", "versions") for k, (a, b) in resume[part].items()]
+            console.print(f"  resumed {resume['at'][:19]}: " + ("; ".join(changed) or "same configuration"))
         console.print("sessions: " + (", ".join(f"{k} {v}" for k, v in sorted(counts.items())) or "none"))
         if run["summary"]:
             console.print("last summary: " + ", ".join(f"{k} {v}" for k, v in run["summary"].items()))
