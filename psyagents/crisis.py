@@ -114,8 +114,22 @@ def crisis_resources() -> dict[str, list[CrisisResource]]:
     table = dict(_shipped())
     extra = os.environ.get(ENV_VAR, "").strip()
     if extra:
-        table.update(load_resources(extra))  # read each time: it is small and may change
+        table.update(_override(extra))
     return table
+
+
+def _override(path: str) -> dict[str, list[CrisisResource]]:
+    """The override file, parsed again only when it has changed (a crisis turn may run on a batch's event loop)."""
+    try:
+        st = os.stat(path)
+    except OSError:
+        return load_resources(path)  # says what is wrong with the path
+    return _override_at(path, st.st_ino, st.st_mtime_ns, st.st_size)
+
+
+@functools.lru_cache(maxsize=8)
+def _override_at(path: str, inode: int, mtime_ns: int, size: int) -> dict[str, list[CrisisResource]]:
+    return load_resources(path)
 
 
 def resources_for(locale: str) -> list[CrisisResource]:

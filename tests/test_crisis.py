@@ -92,6 +92,28 @@ def test_override_adds_and_replaces_entries(tmp_path, monkeypatch):
     assert "FR" in crisis_resources()
 
 
+def test_an_edited_override_file_is_read_again(tmp_path, monkeypatch):
+    import os
+
+    import psyagents.crisis as crisis
+
+    extra = tmp_path / "extra.yaml"
+    extra.write_text("US:\n  - {name: Campus line, contact: 555-0100}\n", encoding="utf-8")
+    monkeypatch.setenv(ENV_VAR, str(extra))
+    reads = []
+    real = crisis.load_resources
+    monkeypatch.setattr(crisis, "load_resources", lambda path: reads.append(path) or real(path))
+    assert contacts("en-US") == ["555-0100"] and contacts("en-US") == ["555-0100"]
+    assert len(reads) == 1  # unchanged: parsed once
+    extra.write_text("US:\n  - {name: Campus line, contact: 555-0199}\n", encoding="utf-8")
+    st = extra.stat()
+    os.utime(extra, ns=(st.st_atime_ns, st.st_mtime_ns + 1_000_000))  # a distinct mtime even on coarse clocks
+    assert contacts("en-US") == ["555-0199"] and len(reads) == 2
+    extra.unlink()
+    with pytest.raises(DataFileError, match="file not found"):
+        contacts("en-US")
+
+
 def test_empty_override_changes_nothing(tmp_path, monkeypatch):
     extra = tmp_path / "empty.yaml"
     extra.write_text("# nothing yet\n", encoding="utf-8")
