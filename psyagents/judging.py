@@ -36,7 +36,7 @@ from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, SystemMessage
 from pydantic import BaseModel, ValidationError, field_validator
 
-from .errors import PsyagentsError, did_you_mean, unknown
+from .errors import NotFoundError, PsyagentsError, did_you_mean, unknown
 from .plugins import collect
 from .risk import RiskAssessment, at_least
 from .specs import Persona, Principle
@@ -746,7 +746,7 @@ def resolve_principles(ref: str | Principle | Iterable[str | Principle] | None) 
         else:
             try:
                 p = get_principle(item)
-            except PsyagentsError:
+            except NotFoundError:  # a file that fails to load says why itself
                 names = [*sets, *principles()]
                 raise PsyagentsError(
                     f"unknown principle or set '{item}'{did_you_mean(item, names)}; sets: {', '.join(sets)}"

@@ -95,3 +95,24 @@ def test_heuristic_takes_no_argument():
 
     with pytest.raises(PsyagentsError, match="takes no argument"):
         get_judge("heuristic:x")
+
+
+def test_a_principle_file_that_does_not_load_says_why(tmp_path):
+    """A principle named by its file path: a bad file's own error, not "unknown principle"."""
+    from psyagents.errors import DataFileError, PsyagentsError
+    from tests.conftest import run_cli
+
+    good = tmp_path / "warmth.yaml"
+    good.write_text("name: Warmth\ndescription: Kind.\nsets: [mine]\nanchors:\n  - {score: 1, description: Cold.}\n"
+                    "  - {score: 5, description: Warm.}\n", encoding="utf-8")
+    assert [p.id for p in resolve_principles(f"empathy,{good}")] == ["empathy", "warmth"]
+    bad = tmp_path / "x.yaml"
+    bad.write_text("name: X\ndescription: no anchors\nsets: [mine]\n", encoding="utf-8")
+    with pytest.raises(DataFileError, match=r"x\.yaml: field 'anchors'"):
+        resolve_principles(f"empathy,{bad}")
+    with pytest.raises(DataFileError, match="not found"):
+        resolve_principles(str(tmp_path / "missing.yaml"))
+    with pytest.raises(PsyagentsError, match=r"unknown principle or set 'empathie' \(did you mean 'empathy'\?\)"):
+        resolve_principles("empathie")
+    result = run_cli("judge", "--db", str(tmp_path / "t.db"), "--judge", "heuristic", "--principles", str(bad))
+    assert result.returncode == 2 and "field 'anchors'" in result.stderr and "unknown principle" not in result.stderr
