@@ -63,7 +63,7 @@ class PlanView:
 
 
 def cue(text: str, patterns: list[str]) -> str | None:
-    """The first pattern (a regex, case-insensitive) found in ``text``, or None."""
+    """The text matched by the first pattern (a regex, case-insensitive) found in ``text``, or None."""
     for p in patterns:
         m = re.search(p, text, re.IGNORECASE)
         if m:
