@@ -179,6 +179,28 @@ def test_data_must_have_the_task_columns(tmp_path):
         {"role": "system", "content": "S"}, {"role": "user", "content": "hi"}, {"role": "assistant", "content": "hello"}]
 
 
+def test_a_malformed_data_file_names_its_bad_line(tmp_path):
+    from psyagents_trl.training import load_data
+
+    data = sft_data(tmp_path / "sft")
+    train = data / "train.jsonl" if data.is_dir() else data
+    lines = train.read_text(encoding="utf-8").splitlines()
+    train.write_text("\n".join([*lines, lines[0][:25]]) + "\n", encoding="utf-8")  # cut off mid-row, as by a crash
+    with pytest.raises(PsyagentsError, match=rf"train.jsonl line {len(lines) + 1}: not JSON"):
+        load_data("sft", data)
+    train.write_text("\n".join([*lines, "[1, 2]"]) + "\n", encoding="utf-8")
+    with pytest.raises(PsyagentsError, match=rf"train.jsonl line {len(lines) + 1}: expected a JSON object, got list"):
+        load_data("sft", data)
+
+
+def test_a_corrupt_run_manifest_is_refused_in_one_line(tmp_path):
+    data = sft_data(tmp_path / "data")
+    (tmp_path / "out").mkdir()
+    (tmp_path / "out" / "psyagents-train.json").write_text('{"task": "sft", "sta', encoding="utf-8")
+    with pytest.raises(PsyagentsError, match="psyagents-train.json is not a psyagents training manifest"):
+        _train("sft", data, "local:smollm2", tmp_path / "out")
+
+
 def test_base_must_be_local(tmp_path):
     from psyagents_trl.training import resolve_base
 

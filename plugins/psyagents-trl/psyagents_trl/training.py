@@ -20,7 +20,7 @@ import signal
 import sys
 import tempfile
 import threading
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -153,7 +153,8 @@ def load_data(task: str, data: str | Path) -> dict[str, Any]:
     try:
         loaded = datasets.load_dataset("json", data_files=files)
     except Exception as exc:  # datasets raises many kinds for a malformed file
-        raise PsyagentsError(f"--data '{data}': cannot load as JSON lines: {cfg._first_line(exc)}") from None
+        where = _first_bad_line(files.values())
+        raise PsyagentsError(f"--data '{data}': cannot load as JSON lines: {where or cfg._first_line(exc)}") from None
     required, optional = COLUMNS[task]
     out = {}
     for split, ds in loaded.items():
@@ -169,6 +170,22 @@ def load_data(task: str, data: str | Path) -> dict[str, Any]:
         keep = [c for c in ds.column_names if c in required or c in optional]
         out[split] = ds.select_columns(keep)
     return out
+
+
+def _first_bad_line(paths: Iterable[str]) -> str | None:
+    """``FILE line N: problem`` for the first line that is not a JSON object, if any (datasets does not say)."""
+    for path in paths:
+        with open(path, encoding="utf-8", errors="replace") as f:
+            for n, line in enumerate(f, 1):
+                if not line.strip():
+                    continue
+                try:
+                    row = json.loads(line)
+                except json.JSONDecodeError as exc:
+                    return f"{path} line {n}: not JSON ({exc.msg} at column {exc.colno})"
+                if not isinstance(row, dict):
+                    return f"{path} line {n}: expected a JSON object, got {type(row).__name__}"
+    return None
 
 
 def _sharegpt_to_messages(row: dict) -> dict:
@@ -318,7 +335,13 @@ def _check_out(out: Path, task: str, resume: bool, settings: dict) -> Path | Non
 
     if out.exists() and not out.is_dir():
         raise PsyagentsError(f"--out '{out}' is a file, not a folder")
-    manifest = json.loads((out / MANIFEST).read_text()) if (out / MANIFEST).is_file() else None
+    try:
+        manifest = json.loads((out / MANIFEST).read_text(encoding="utf-8")) if (out / MANIFEST).is_file() else None
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise PsyagentsError(f"--out '{out}': {MANIFEST} is not a psyagents training manifest ({exc}); "
+                             "choose another --out") from None
+    if manifest is not None and not isinstance(manifest, dict):
+        raise PsyagentsError(f"--out '{out}': {MANIFEST} is not a psyagents training manifest; choose another --out")
     ckpt_dir = out / CHECKPOINTS
     last = get_last_checkpoint(str(ckpt_dir)) if ckpt_dir.is_dir() else None
     if manifest and manifest.get("task") != task:
