@@ -263,6 +263,8 @@ def test_prompts_from_exports_and_traces(tmp_path):
     assert len(load_prompts(db, limit=1)) == 1
     with pytest.raises(PsyagentsError, match="does not exist"):
         load_prompts(tmp_path / "nothing")
+    with pytest.raises(PsyagentsError, match="line 1 is not a JSON object"):
+        load_prompts(_write(tmp_path / "list", [[1, 2]]))
 
 
 def test_judge_scorer_ranks_on_shared_principles():

@@ -77,6 +77,8 @@ def _prompts_from_jsonl(path: Path) -> list[Messages]:
                 row = json.loads(line)
             except json.JSONDecodeError as exc:
                 raise PsyagentsError(f"--prompts '{path}': line {n} is not JSON: {exc.msg}") from None
+            if not isinstance(row, dict):
+                raise PsyagentsError(f"--prompts '{path}': line {n} is not a JSON object")
             if isinstance(row.get("prompt"), list):
                 out.append([{"role": m["role"], "content": m["content"]} for m in row["prompt"]])
             elif isinstance(row.get("prompt"), str):
