@@ -251,4 +251,22 @@ class GraphSpec(_Strict):
         for name in names:
             if name not in self.edges and name not in self.routes:
                 raise ValueError(f"nodes.{name}: no edge or route leaves this node")
+        # A session must be able to end: from every node it can reach, some path leads to END
+        # (otherwise it would loop until LangGraph's recursion limit, after running for a while).
+        nexts = {n: {self.edges[n]} if n in self.edges else {b.to for b in self.routes[n]} for n in names}
+        reachable, todo = set(), [self.start]
+        while todo:
+            n = todo.pop()
+            if n not in reachable and n != "END":
+                reachable.add(n)
+                todo.extend(nexts[n])
+        can_end = {"END"}
+        while True:
+            more = {n for n in names - can_end if nexts[n] & can_end}
+            if not more:
+                break
+            can_end |= more
+        stuck = sorted(reachable - can_end)
+        if stuck:
+            raise ValueError(f"nodes.{stuck[0]}: no path from this node to END (a session reaching it could never end)")
         return self

@@ -37,6 +37,11 @@ def test_every_graph_draws_as_mermaid():
         ("nodes: {a: {type: client}, b: {type: end}}\nstart: a\nedges: {b: END}", "nodes.a: no edge or route leaves this node"),
         ("nodes: {a: {type: client}}\nstart: a\nroutes: {a: [{if: 'risk >=', to: END}, {to: END}]}", "cannot parse condition"),
         ("nodes: {a: {type: client}}\nstart: a\nroutes: {a: [{if: ended, to: END}]}", "the last branch needs no 'if'"),
+        ("nodes: {a: {type: client}, b: {type: counselor}}\nstart: a\nedges: {a: b, b: a}",
+         "nodes.a: no path from this node to END"),
+        # END is reachable from the start, but a loop the session can enter has no way out
+        ("nodes: {a: {type: client}, b: {type: counselor}, c: {type: client}}\nstart: a\n"
+         "routes: {a: [{if: ended, to: END}, {to: b}]}\nedges: {b: c, c: b}", "nodes.b: no path from this node to END"),
     ],
 )
 def test_structural_errors_name_the_field(tmp_path, text, message):
