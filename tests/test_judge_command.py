@@ -119,7 +119,7 @@ def test_judge_scores_every_counsellor_turn_then_resumes(flaky, traces, db):
     args = ["judge", "--db", str(db), "--principles", "empathy,clarity", "--judge", "test-flaky", "--concurrency", "3", "--json"]
     flaky.fail_clarity = True
     result = _cli(*args)
-    assert result.exit_code == 0, result.output
+    assert result.exit_code == 1, result.output  # some verdicts failed: like simulate, exit 1
     report = json.loads(result.output)
     # 2 sessions x 3 counsellor turns x 2 principles; every clarity verdict failed.
     assert report["rated"] == 6 and report["written"] == 12 and report["failed_now"] == 6 and report["skipped"] == 0
@@ -141,7 +141,9 @@ def test_judge_scores_every_counsellor_turn_then_resumes(flaky, traces, db):
 
     # Second run: only the failed clarity verdicts are asked again (and now succeed).
     flaky.fail_clarity = False
-    again = json.loads(_cli(*args).output)
+    second = _cli(*args)
+    assert second.exit_code == 0
+    again = json.loads(second.output)
     assert again["rated"] == 6 and again["written"] == 6 and again["failed_now"] == 0 and again["skipped"] == 6
     assert [c for c in flaky.calls[12:] if c[1] != "clarity"] == []
     rows = {r["principle"]: r for r in again["principles"]}
@@ -183,16 +185,19 @@ def test_judge_principle_sets_resolve(flaky, traces, db):
     assert [p.id for p in resolve_principles(f"psychocounsel,{in_set[0]}")] == in_set
 
 
-def test_judge_a_raising_judge_records_failed_verdicts(flaky, traces, db):
+def test_judge_a_raising_judge_records_failed_verdicts(flaky, traces, db, capsys):
     result = _cli("judge", "--db", str(db), "--principles", "empathy", "--judge", "test-broken", "--sessions", traces[0], "--json")
     report = json.loads(result.output)
-    assert report["failed_now"] == 3
+    assert report["failed_now"] == 3 and result.exit_code == 1
     store = TraceStore(db)
     try:
         vs = store.verdicts(traces[0], judge="test-broken")
         assert len(vs) == 3 and {v["status"] for v in vs} == {"failed"} and "fell over" in vs[0]["error"]
     finally:
         store.close()
+    code, out, err = run_main(capsys, "judge", "--db", str(db), "--principles", "empathy", "--judge", "test-broken",
+                              "--sessions", traces[0])
+    assert code == 1 and "3 failed" in out and "Some verdicts failed" in err
 
 
 def test_judge_rubric_over_scripted_json_with_malformed_answers(traces, db, tmp_path):

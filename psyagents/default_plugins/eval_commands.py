@@ -92,6 +92,8 @@ def register_commands(cli):
             raise SystemExit(130) from None
         if as_json:
             _echo_json(report)
+            if report["failed_now"]:
+                raise SystemExit(1)
             return
         from rich.table import Table
 
@@ -105,6 +107,10 @@ def register_commands(cli):
         console.print(table)
         console.print(f"Rated {report['rated']} targets now ({report['written']} verdicts, {report['failed_now']} failed); "
                       f"{report['skipped']} verdicts were already ok. Run {report['run_id']}.")
+        if report["failed_now"]:
+            err_console.print("Some verdicts failed (the table's 'failed' column; errors in the verdicts table). "
+                              "Run the same command again to ask for them again.")
+            raise SystemExit(1)
 
     @judge.command("agreement")
     @click.option("--db", default="traces.db", show_default=True, type=click.Path(dir_okay=False), help="Trace database.")
