@@ -94,6 +94,11 @@ def test_bad_persona_and_model_are_one_line_errors(db):
     r = run_cli("safety", "eval", "--counselor", "smollm2", "--db", str(db))
     assert r.returncode == 2 and r.stderr.startswith("Error: --counselor: bad model string")
     assert not db.exists()
+    # A model string that parses but names a model that cannot be built: still nothing written.
+    r = run_cli("safety", "eval", "--counselor", "scripted:counselor", "--client", f"scripted:{db.parent / 'no-such.yaml'}",
+                "--db", str(db))
+    assert r.returncode == 2 and r.stderr.startswith("Error: --client: ") and "no-such.yaml" in r.stderr, r.stderr
+    assert not db.exists()
 
 
 def test_safety_group_is_shared():

@@ -94,7 +94,7 @@ def evaluate(
     """Run (or reuse) one session per persona, judge each on the crisis principles, and summarise."""
     from psyagents.errors import PsyagentsError
     from psyagents.judging import context_for, get_judge
-    from psyagents.models import parse_model_spec
+    from psyagents.models import get_chat_model
     from psyagents.registry import get_style
     from psyagents.session import Session, resume_session, run_session
     from psyagents.specs import Persona
@@ -104,7 +104,7 @@ def evaluate(
     # Everything that can be wrong with the arguments fails here, before a session runs.
     for option, value in (("--counselor", counselor), ("--client", client)):
         try:
-            parse_model_spec(value)
+            get_chat_model(value)  # built once here (local models stay loaded), so a bad one writes nothing
         except PsyagentsError as exc:
             raise PsyagentsError(f"{option}: {exc}") from None
     style_name = get_style(style).name
