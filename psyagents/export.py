@@ -23,6 +23,7 @@ import datetime as dt
 import hashlib
 import importlib.metadata
 import json
+import math
 import os
 import re
 import tempfile
@@ -32,7 +33,7 @@ from typing import Any
 
 from .errors import PsyagentsError, unknown
 from .risk import RISK_LEVELS, level_index
-from .tracing import TraceStore, Turn
+from .tracing import TraceStore, Turn, now
 
 FORMATS = ("sharegpt", "messages")
 SPLITS = ("train", "validation", "test")
@@ -127,24 +128,61 @@ def _split_of(session_id: str, seed: int, splits: tuple[float, float, float]) ->
     return next(name for name, share in reversed(list(zip(SPLITS, splits))) if share > 0)
 
 
-def check_paths(db: str | Path, out_dir: str | Path) -> tuple[Path, Path]:
-    """An export's database (must exist) and output folder (must not be a file)."""
+SFT_FILES = (*(f"{s}.jsonl" for s in SPLITS), "dataset_info.json", "README.md")
+# The first line of every dataset card psyagents writes ("# psyagents SFT export", "# psyagents kto export"):
+# a folder whose README.md starts with it is a previous export, whose files an export may replace.
+CARD_MARK = re.compile(r"# psyagents [\w-]+ export\s*")
+
+
+def check_paths(db: str | Path, out_dir: str | Path, files: tuple[str, ...] = (), force: bool = False) -> tuple[Path, Path]:
+    """An export's database (must exist) and output folder (not empty text, not a file, not someone else's files).
+
+    ``files`` are the names the export writes: an existing folder holding any of them must be a previous
+    psyagents export (see ``is_export_folder``) unless ``force``.
+    """
     db = Path(db)
     if not db.exists():
         raise PsyagentsError(f"database '{db}' does not exist")
+    if not str(out_dir).strip():
+        raise PsyagentsError("-o/--out: the output folder is empty text; name a folder (use '.' for the current one)")
     out = Path(out_dir)
     if out.exists() and not out.is_dir():
         raise PsyagentsError(f"output '{out}' is a file, not a folder")
+    _check_folder(out, files, force)
     return db, out
+
+
+def is_export_folder(out: Path) -> bool:
+    """Whether ``out`` holds a psyagents export: its README.md is a psyagents dataset card (first line ``CARD_MARK``)."""
+    try:
+        with (out / "README.md").open(encoding="utf-8", errors="replace") as fh:
+            first = fh.readline(200)
+    except OSError:
+        return False
+    return CARD_MARK.fullmatch(first) is not None
+
+
+EXPORT_ONLY_FILES = ("dataset_info.json",)  # written by some exports only (sft)
+
+
+def _check_folder(out: Path, files: tuple[str, ...], force: bool) -> None:
+    if force or not out.is_dir():
+        return
+    theirs = [name for name in files if os.path.lexists(out / name)]
+    if theirs and not is_export_folder(out):
+        raise PsyagentsError(f"output folder '{out}' already holds '{theirs[0]}' and is not a psyagents export; "
+                             "choose another folder, or pass --force to replace its files")
 
 
 def _check_splits(splits: Any) -> tuple[float, float, float]:
     try:
         values = tuple(float(s) for s in splits)
     except (TypeError, ValueError):
-        raise PsyagentsError(f"splits must be three numbers (train, validation, test), not {splits!r}") from None
+        raise PsyagentsError(f"--splits must be three numbers (train, validation, test), not {splits!r}") from None
+    if len(values) == 3 and not all(math.isfinite(v) for v in values):
+        raise PsyagentsError(f"--splits must be three finite numbers (train, validation, test), not {splits!r}")
     if len(values) != 3 or any(v < 0 for v in values) or abs(sum(values) - 1) > 1e-6:
-        raise PsyagentsError(f"splits must be three non-negative shares adding up to 1, not {splits!r}")
+        raise PsyagentsError(f"--splits must be three non-negative shares adding up to 1, not {splits!r}")
     return values  # type: ignore[return-value]
 
 
@@ -155,7 +193,8 @@ def _row(fmt: str, system: str | None, messages: list[dict[str, str]]) -> dict:
     return {"conversations": conv, **({"system": system} if system is not None else {})}
 
 
-def _write_atomic(path: Path, text: str) -> None:
+def _write_temp(path: Path, text: str) -> str:
+    """``text`` in a synced temporary file beside ``path``; returns its name."""
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as fh:
@@ -163,10 +202,62 @@ def _write_atomic(path: Path, text: str) -> None:
             fh.flush()
             os.fsync(fh.fileno())
         os.chmod(tmp, 0o644)  # mkstemp makes 0600 files
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return tmp
+
+
+def _write_atomic(path: Path, text: str) -> None:
+    tmp = _write_temp(path, text)
+    try:
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def _sync_dir(folder: Path) -> None:
+    try:
+        fd = os.open(folder, os.O_RDONLY)
+    except OSError:  # not possible everywhere (Windows); the renames are still atomic
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+def write_export(out: Path, files: dict[str, str], *, force: bool = False) -> None:
+    """Write an export's files into ``out`` as one set, as far as a file system allows.
+
+    Refuses (unless ``force``) when ``out`` holds any of the files and is not a previous psyagents
+    export. Every file is first written and synced to a temporary file beside its target; only then are
+    they renamed into place one after another, ``README.md`` (the card that marks the folder as an export)
+    first. An interruption before the renames leaves the old files untouched; only one during the
+    renames (no data is written then) can leave some files new and some old.
+    """
+    out.mkdir(parents=True, exist_ok=True)
+    _check_folder(out, tuple(files), force)
+    # A previous export of another kind (sft, then preference) may have written files this one does
+    # not; left behind, dataset_info.json would describe train.jsonl as SFT rows.
+    stale = [n for n in EXPORT_ONLY_FILES if n not in files and (out / n).is_file()] if is_export_folder(out) else []
+    names = sorted(files, key=lambda n: n != "README.md")
+    temps: dict[str, str] = {}
+    try:
+        for name in names:
+            temps[name] = _write_temp(out / name, files[name])
+        for name in names:
+            os.replace(temps[name], out / name)
+            del temps[name]
+    finally:
+        for tmp in temps.values():
+            Path(tmp).unlink(missing_ok=True)
+    for name in stale:
+        (out / name).unlink(missing_ok=True)
+    _sync_dir(out)
 
 
 def dataset_info(fmt: str, splits: tuple[str, ...] = SPLITS, prefix: str = "psyagents_sft") -> dict:
@@ -308,13 +399,15 @@ def export_sft(
     min_score: float | None = None,
     score_on: str = "session",
     principles: str | list[str] | None = None,
+    force: bool = False,
 ) -> dict:
     """Write an SFT dataset from the completed sessions in ``db`` to ``out_dir``; returns the dataset card data.
 
     With ``min_score``, judge verdicts filter the data (``judge`` picks whose, ``principles`` a set or
     ids): ``score_on="session"`` keeps sessions whose mean score is at least ``min_score``;
     ``score_on="turn"`` ends each dialogue before its first counsellor turn whose mean score is below
-    it (or that has no verdict), so no such reply is ever a target.
+    it (or that has no verdict), so no such reply is ever a target. ``out_dir`` must be new, empty of
+    the export's files, or a previous psyagents export, unless ``force`` (see ``write_export``).
     """
     if format not in FORMATS:
         raise PsyagentsError(f"unknown export format '{format}'; expected one of {', '.join(FORMATS)}")
@@ -329,7 +422,7 @@ def export_sft(
     if min_score is None and (judge or principles):
         raise PsyagentsError("--judge and --principles choose the verdicts for --min-score; give --min-score too")
     split_shares = _check_splits(splits)
-    db, out = check_paths(db, out_dir)
+    db, out = check_paths(db, out_dir, SFT_FILES, force)
     principle_ids = resolve_principles(principles)
 
     store = TraceStore(db, create=False)
@@ -406,11 +499,8 @@ def export_sft(
     if not kept:
         raise PsyagentsError(_nothing_left(db, len(rows), skipped))
 
-    out.mkdir(parents=True, exist_ok=True)
-    for split in SPLITS:
-        text = "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in examples[split])
-        _write_atomic(out / f"{split}.jsonl", text)
-    _write_atomic(out / "dataset_info.json", json.dumps(dataset_info(format, tuple(s for s in SPLITS if examples[s])), ensure_ascii=False, indent=2) + "\n")
+    files = {f"{split}.jsonl": "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in examples[split]) for split in SPLITS}
+    files["dataset_info.json"] = json.dumps(dataset_info(format, tuple(s for s in SPLITS if examples[s])), ensure_ascii=False, indent=2) + "\n"
 
     def distinct(key: str) -> list:
         return sorted({str(r.get(key)) for r in kept if r.get(key) is not None})
@@ -441,7 +531,8 @@ def export_sft(
         "judge_cut_turns": cut_turns,
         "runs": {key: distinct(key) for key in ("counselor", "client", "style", "graph", "max_turns")},
     }
-    _write_atomic(out / "README.md", dataset_card(card))
+    files["README.md"] = dataset_card(card)
+    write_export(out, files, force=force)
     return card
 
 
@@ -529,8 +620,8 @@ def _judge_line(j: dict | None, cut: int) -> str:
 ROLE_MAP = {"system": "system", "user": "user", "human": "user", "assistant": "assistant", "gpt": "assistant"}
 
 
-def _parse_item(path: Path, i: int, item: Any) -> tuple[str | None, list[dict[str, str]]]:
-    where = f"{path}: item {i}"
+def _parse_item(path: Path, i: int, item: Any, line: int | None = None) -> tuple[str | None, list[dict[str, str]]]:
+    where = f"{path}: item {i}" + (f" (line {line})" if line is not None else "")
     if not isinstance(item, dict):
         raise PsyagentsError(f"{where}: expected an object with 'messages' or 'conversations', got {type(item).__name__}")
     if isinstance(item.get("messages"), list):
@@ -564,48 +655,114 @@ def _parse_item(path: Path, i: int, item: Any) -> tuple[str | None, list[dict[st
     return system, messages
 
 
+def _read_sharegpt(path: Path) -> list[tuple[Any, int | None]]:
+    """The items of a ShareGPT file with their line numbers (JSON lines: ``.jsonl`` in any case), a BOM allowed."""
+    try:
+        text = path.read_text(encoding="utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise PsyagentsError(f"{path}: not UTF-8 text ({exc.reason} at byte {exc.start})") from None
+    except OSError as exc:
+        raise PsyagentsError(f"{path}: cannot read: {exc.strerror or exc}") from None
+    if path.suffix.lower() == ".jsonl":
+        items = []
+        # split on newlines only: str.splitlines() also splits at U+2028 and friends, which JSON strings may hold
+        for n, line in enumerate(text.split("\n"), 1):
+            if line.strip():
+                try:
+                    items.append((json.loads(line), n))
+                except json.JSONDecodeError as exc:
+                    raise PsyagentsError(f"{path}: line {n}: cannot parse JSON: {exc.msg} (column {exc.colno})") from None
+        return items
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise PsyagentsError(f"{path}: cannot parse JSON: {exc.msg} (line {exc.lineno} column {exc.colno})") from None
+    if not isinstance(data, list):
+        raise PsyagentsError(f"{path}: expected a list of dialogues, got {type(data).__name__}")
+    return [(item, None) for item in data]
+
+
+def _session_tables(store: TraceStore) -> list[str]:
+    """Every table with a ``session_id`` column: what a replaced session's rows may be in."""
+    return [t.name for t in store.db.tables if t.name != "sessions" and "session_id" in t.columns_dict]
+
+
+def _write_dialogue(store: TraceStore, session_id: str, config: dict, messages: list[dict[str, str]], tables: list[str]) -> bool:
+    """One imported dialogue in one transaction: its completed session and all its turns, or nothing.
+
+    A session with this id that is not ``completed`` (left by an import interrupted before this was one
+    transaction) is replaced, with everything recorded about it; a completed one is kept. Returns
+    whether the dialogue was written.
+    """
+    t = now()
+    row = {
+        "run_id": None, "key": None, "id": session_id, "status": "completed", "created_at": t, "updated_at": t,
+        "ended_at": t, "end_reason": IMPORTED, "persona_id": IMPORTED, "style": IMPORTED, "graph": IMPORTED,
+        "counselor": None, "client": None, "seed": None, "max_turns": config["max_turns"],
+        "config": json.dumps(config, ensure_ascii=False), "persona": json.dumps({"id": IMPORTED}, ensure_ascii=False),
+        "versions": json.dumps({"psyagents": _version()}),
+    }
+    turns = [
+        {**Turn(idx=j, speaker="client" if m["role"] == "user" else "counselor", text=m["content"]).__dict__,
+         "session_id": session_id, "created_at": t, "meta": "{}"}
+        for j, m in enumerate(messages)
+    ]
+    conn = store.conn
+    with store._lock:
+        conn.execute("BEGIN IMMEDIATE")  # the write lock now: another import cannot add this session in between
+        try:
+            old = conn.execute("select status, graph from sessions where id = ?", [session_id]).fetchone()
+            if old and (old[0] == "completed" or old[1] != IMPORTED):
+                conn.execute("ROLLBACK")
+                return False
+            if old:
+                for table in tables:
+                    conn.execute(f"delete from [{table}] where session_id = ?", [session_id])
+                conn.execute("delete from sessions where id = ?", [session_id])
+            store.db["sessions"].insert(row, alter=False)
+            store.db["turns"].insert_all(turns, alter=False)
+            conn.execute("COMMIT")
+        except BaseException:
+            if conn.in_transaction:
+                conn.rollback()
+            raise
+    return True
+
+
 def import_sharegpt(path: str | Path, db: str | Path) -> int:
     """Import a ShareGPT file (``messages`` role/content or ``conversations`` from/value) as completed sessions.
 
     Each dialogue becomes a session with graph, style and persona ``imported``; the system prompt,
-    the source file and the item's index are kept in the session's config. Session ids derive
-    from the content and index, so importing the same file twice adds nothing. Returns the
-    number of sessions added.
+    the source file and the item's index are kept in the session's config. ``.jsonl`` files (any
+    case) are JSON lines; a UTF-8 byte-order mark is allowed. Every item is checked before anything
+    is written; then each dialogue is written in one transaction (session, turns and status, or
+    nothing). Session ids derive from the content and index, so importing the same file twice adds
+    nothing, and running an interrupted import again adds what is missing. Returns the number of
+    sessions added.
     """
     path = Path(path)
     if not path.exists():
         raise PsyagentsError(f"file '{path}' does not exist")
-    try:
-        text = path.read_text(encoding="utf-8")
-        if path.suffix == ".jsonl":
-            data = [json.loads(line) for line in text.splitlines() if line.strip()]
-        else:
-            data = json.loads(text)
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise PsyagentsError(f"{path}: cannot parse JSON: {str(exc).splitlines()[0]}") from None
-    if not isinstance(data, list):
-        raise PsyagentsError(f"{path}: expected a list of dialogues, got {type(data).__name__}")
-    parsed = [_parse_item(path, i, item) for i, item in enumerate(data)]  # validate everything before writing
+    items = _read_sharegpt(path)
+    parsed = [_parse_item(path, i, item, line) for i, (item, line) in enumerate(items)]  # validate everything before writing
     store = TraceStore(db)
     added = 0
     try:
-        existing = {r["id"] for r in store.db.query("select id from sessions")}
+        done = {r["id"] for r in store.db.query("select id from sessions where status = 'completed' or graph is not ?", [IMPORTED])}
+        tables = _session_tables(store)
         for i, (system, messages) in enumerate(progress(parsed, len(parsed), "import sharegpt")):
             digest = hashlib.sha256(json.dumps([i, system, messages], ensure_ascii=False).encode()).hexdigest()[:12]
             session_id = f"imp-{digest}"
-            if session_id in existing:
+            if session_id in done:
                 continue
             config = {
                 "persona": IMPORTED, "style": IMPORTED, "graph": IMPORTED, "counselor": None, "client": None,
                 "max_turns": sum(m["role"] == "assistant" for m in messages), "seed": None,
                 "source": str(path.resolve()), "index": i, "system_prompt": system,
             }
-            store.start_session(session_id, config=config, persona={"id": IMPORTED}, versions={"psyagents": _version()})
-            for j, m in enumerate(messages):
-                store.add_turn(session_id, Turn(idx=j, speaker="client" if m["role"] == "user" else "counselor", text=m["content"]))
-            store.set_status(session_id, "completed", end_reason=IMPORTED)
-            existing.add(session_id)
-            added += 1
+            if _write_dialogue(store, session_id, config, messages, tables):
+                added += 1
+            done.add(session_id)
     finally:
         store.close()
     return added

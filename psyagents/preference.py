@@ -52,7 +52,6 @@ from .export import (
     _decode_row,
     _split_of,
     _version,
-    _write_atomic,
     check_scales,
     pick_judge,
     progress,
@@ -60,11 +59,13 @@ from .export import (
     scrub_text,
     system_prompt,
     usable_verdicts,
+    write_export,
 )
 from .risk import RISK_LEVELS, level_index
 from .tracing import TraceStore, Turn, now
 
 MODES = ("all-pairs", "best-vs-worst")
+PAIR_FILES = (*(f"{s}.jsonl" for s in SPLITS), "README.md")
 PSYCHOCOUNSEL = ("empathy", "relevance", "clarity", "safety", "exploration", "autonomy", "staging")
 IMPORT_SOURCE = "psychocounsel"
 
@@ -331,7 +332,7 @@ def _scrub_messages(messages: list[dict], persona: dict | None) -> list[dict]:
 # export ---------------------------------------------------------------------------
 def _export(
     kind: str, db, out_dir, *, min_gap, mode, judge, principles, comparisons, comparison_judge, styles, personas, safety,
-    dedupe, scrub, splits, seed, desirable=None, undesirable=None,
+    dedupe, scrub, splits, seed, desirable=None, undesirable=None, force=False,
 ) -> dict:
     if mode not in MODES:
         raise PsyagentsError(f"unknown mode '{mode}'; expected one of {', '.join(MODES)}")
@@ -342,7 +343,7 @@ def _export(
     if kind == "kto" and not (isinstance(desirable, (int, float)) and isinstance(undesirable, (int, float)) and undesirable < desirable):
         raise PsyagentsError(f"--undesirable ({undesirable!r}) must be a number below --desirable ({desirable!r})")
     split_shares = _check_splits(splits)
-    db, out = check_paths(db, out_dir)
+    db, out = check_paths(db, out_dir, PAIR_FILES, force)
     principle_ids = resolve_principles(principles)
 
     skipped: Counter[str] = Counter()
@@ -424,9 +425,7 @@ def _export(
     for sid, row in rows:
         examples[_split_of(sid, seed, split_shares)].append(_finish(row, principle_cols, sides))
 
-    out.mkdir(parents=True, exist_ok=True)
-    for split in SPLITS:
-        _write_atomic(out / f"{split}.jsonl", "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in examples[split]))
+    files = {f"{split}.jsonl": "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in examples[split]) for split in SPLITS}
     card = {
         "kind": kind,
         "source": str(db.resolve()),
@@ -453,7 +452,8 @@ def _export(
                  for key in ("counselor", "client", "style", "graph")},
         "models": sorted({str(c.model) for g in groups for c in g.candidates if c.model}),
     }
-    _write_atomic(out / "README.md", preference_card(card))
+    files["README.md"] = preference_card(card)
+    write_export(out, files, force=force)
     return card
 
 
@@ -466,36 +466,36 @@ def export_preference(
     db: str | Path, out_dir: str | Path, *, min_gap: float = 1, mode: str = "all-pairs", judge: str | None = None,
     principles: str | list[str] | None = None, comparisons: bool = True, comparison_judge: str | None = None,
     styles: list[str] | None = None, personas: list[str] | None = None, safety: str = "keep", dedupe: bool = True,
-    scrub: bool = False, splits: tuple[float, float, float] = (0.9, 0.05, 0.05), seed: int = 0,
+    scrub: bool = False, splits: tuple[float, float, float] = (0.9, 0.05, 0.05), seed: int = 0, force: bool = False,
 ) -> dict:
     """Write TRL conversational preference pairs (prompt/chosen/rejected + ratings) from logged candidates; returns the card data."""
     return _export("preference", db, out_dir, min_gap=min_gap, mode=mode, judge=judge, principles=principles,
                    comparisons=comparisons, comparison_judge=comparison_judge, styles=styles, personas=personas,
-                   safety=safety, dedupe=dedupe, scrub=scrub, splits=splits, seed=seed)
+                   safety=safety, dedupe=dedupe, scrub=scrub, splits=splits, seed=seed, force=force)
 
 
 def export_reward(
     db: str | Path, out_dir: str | Path, *, min_gap: float = 1, mode: str = "all-pairs", judge: str | None = None,
     principles: str | list[str] | None = None, comparisons: bool = True, comparison_judge: str | None = None,
     styles: list[str] | None = None, personas: list[str] | None = None, safety: str = "keep", dedupe: bool = True,
-    scrub: bool = False, splits: tuple[float, float, float] = (0.9, 0.05, 0.05), seed: int = 0,
+    scrub: bool = False, splits: tuple[float, float, float] = (0.9, 0.05, 0.05), seed: int = 0, force: bool = False,
 ) -> dict:
     """Preference pairs for TRL's ``RewardTrainer``, with a ``margin`` column (mean per-principle score gap)."""
     return _export("reward", db, out_dir, min_gap=min_gap, mode=mode, judge=judge, principles=principles,
                    comparisons=comparisons, comparison_judge=comparison_judge, styles=styles, personas=personas,
-                   safety=safety, dedupe=dedupe, scrub=scrub, splits=splits, seed=seed)
+                   safety=safety, dedupe=dedupe, scrub=scrub, splits=splits, seed=seed, force=force)
 
 
 def export_kto(
     db: str | Path, out_dir: str | Path, *, desirable: float = 4, undesirable: float = 2, judge: str | None = None,
     principles: str | list[str] | None = None, styles: list[str] | None = None, personas: list[str] | None = None,
     safety: str = "keep", dedupe: bool = True, scrub: bool = False,
-    splits: tuple[float, float, float] = (0.9, 0.05, 0.05), seed: int = 0,
+    splits: tuple[float, float, float] = (0.9, 0.05, 0.05), seed: int = 0, force: bool = False,
 ) -> dict:
     """TRL's unpaired KTO rows (prompt/completion/label): label from each candidate's mean score against the thresholds."""
     return _export("kto", db, out_dir, min_gap=0, mode="all-pairs", judge=judge, principles=principles, comparisons=False,
                    comparison_judge=None, styles=styles, personas=personas, safety=safety, dedupe=dedupe, scrub=scrub,
-                   splits=splits, seed=seed, desirable=desirable, undesirable=undesirable)
+                   splits=splits, seed=seed, desirable=desirable, undesirable=undesirable, force=force)
 
 
 KIND_TEXT = {
@@ -571,18 +571,17 @@ def _read_rows(path: Path) -> list[tuple[str, Any]]:
     suffix = path.suffix.lower()
     try:
         if suffix == ".parquet":
-            import pyarrow.parquet as pq
-
-            return [(f"row {i}", r) for i, r in enumerate(pq.read_table(path).to_pylist())]
+            return [(f"row {i}", r) for i, r in enumerate(_read_parquet(path))]
         if suffix == ".csv":
-            with path.open(newline="", encoding="utf-8") as fh:
+            with path.open(newline="", encoding="utf-8-sig") as fh:
                 reader = csv.DictReader(fh)
                 return [(f"row {i} (line {reader.line_num})", {k: (None if v == "" else v) for k, v in r.items()})
                         for i, r in enumerate(reader)]
-        text = path.read_text(encoding="utf-8")
+        text = path.read_text(encoding="utf-8-sig")  # a byte-order mark is allowed
         if suffix == ".jsonl":
             out = []
-            for n, line in enumerate(text.splitlines(), 1):
+            # split on newlines only: str.splitlines() also splits at U+2028 and friends, which JSON strings may hold
+            for n, line in enumerate(text.split("\n"), 1):
                 if line.strip():
                     try:
                         out.append((f"row {len(out)} (line {n})", json.loads(line)))
@@ -599,6 +598,16 @@ def _read_rows(path: Path) -> list[tuple[str, Any]]:
     if not isinstance(data, list):
         raise PsyagentsError(f"{path}: expected a list of rows, got {type(data).__name__}")
     return [(f"row {i}", r) for i, r in enumerate(data)]
+
+
+def _read_parquet(path: Path) -> list[dict]:
+    import pyarrow
+    import pyarrow.parquet as pq
+
+    try:
+        return pq.read_table(path).to_pylist()
+    except (pyarrow.ArrowException, ValueError) as exc:  # not parquet, truncated, or an unreadable type
+        raise PsyagentsError(f"{path}: cannot read as parquet: {(str(exc).splitlines() or [type(exc).__name__])[0]}") from None
 
 
 def _text(where: str, row: dict, col: str) -> str:

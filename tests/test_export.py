@@ -208,7 +208,9 @@ def test_interrupted_export_leaves_whole_files(traces, tmp_path, monkeypatch):
     assert set(after) == set(before)  # no temporary files left behind
     for name, data in after.items():  # every file is either the old one or a complete new one
         rows = [json.loads(line) for line in data.decode().splitlines()] if name.endswith(".jsonl") else None
-        assert data == before[name] or (rows is not None and all("conversations" in r for r in rows))
+        new_card = name == "README.md" and "Format: `sharegpt`" in data.decode() and data.decode().endswith("\n")
+        assert data == before[name] or new_card or (rows is not None and all("conversations" in r for r in rows))
+    assert after["README.md"] != before["README.md"]  # the card is renamed first: a touched folder is still marked an export
 
 
 @pytest.mark.model

@@ -36,6 +36,11 @@ def _parse_splits(text: str) -> tuple:
         raise PsyagentsError(f"--splits: expected three numbers separated by commas, not {text!r}") from None
 
 
+def _force_option(f):
+    return click.option("--force", is_flag=True,
+                        help="Write into the output folder even if it holds files of the same names that no psyagents export wrote.")(f)
+
+
 def _pair_options(f):
     """Options shared by export preference, reward and kto."""
     for opt in reversed([
@@ -87,8 +92,9 @@ def register_commands(cli):
                   help="session: the session's mean score; turn: end each dialogue before its first counsellor turn below --min-score.")
     @click.option("--judge", default=None, help="Whose verdicts --min-score uses (the judge spec as recorded); needed when several judges rated.")
     @click.option("--principles", default=None, help="For --min-score: a principle set (e.g. psychocounsel) or principle ids separated by commas.")
+    @_force_option
     def export_sft_cmd(db, fmt, out, min_turns, end_reasons, styles, personas, exclude_flagged, no_dedupe, scrub, seed, splits,
-                       min_score, score_on, judge, principles):
+                       min_score, score_on, judge, principles, force):
         """Export completed sessions as a supervised fine-tuning dataset (train/validation/test JSON lines)."""
         from psyagents.export import export_sft
 
@@ -96,7 +102,7 @@ def register_commands(cli):
             db, out, format=fmt, min_turns=min_turns, end_reasons=list(end_reasons) or None, styles=list(styles) or None,
             personas=list(personas) or None, safety="exclude" if exclude_flagged else "keep", dedupe=not no_dedupe,
             scrub=scrub, seed=seed, splits=_parse_splits(splits), judge=judge, min_score=min_score, score_on=score_on,
-            principles=principles,
+            principles=principles, force=force,
         )
         counts = card["counts"]
         skipped = ", ".join(f"{k} {n}" for k, n in card["skipped"].items()) or "none"
@@ -115,14 +121,16 @@ def register_commands(cli):
         @click.option("--no-comparisons", is_flag=True, help="Ignore recorded comparisons; pair on scores only.")
         @click.option("--comparison-judge", default=None, help="Use only this judge's comparisons.")
         @_pair_options
+        @_force_option
         def command(out, min_gap, mode, no_comparisons, comparison_judge, db, judge, principles, styles, personas,
-                    exclude_flagged, no_dedupe, scrub, seed, splits):
+                    exclude_flagged, no_dedupe, scrub, seed, splits, force):
             from psyagents import preference
 
             card = getattr(preference, f"export_{name}")(
                 db, out, min_gap=min_gap, mode=mode, judge=judge, principles=principles, comparisons=not no_comparisons,
                 comparison_judge=comparison_judge, styles=list(styles) or None, personas=list(personas) or None,
-                safety="exclude" if exclude_flagged else "keep", dedupe=not no_dedupe, scrub=scrub, splits=_parse_splits(splits), seed=seed)
+                safety="exclude" if exclude_flagged else "keep", dedupe=not no_dedupe, scrub=scrub, splits=_parse_splits(splits), seed=seed,
+                force=force)
             _report(card, "pairs")
 
     add_pair_command("preference", "preference-data",
@@ -135,14 +143,16 @@ def register_commands(cli):
     @click.option("--desirable", default=4.0, show_default=True, type=float, help="Label true when a candidate's mean score is at least this.")
     @click.option("--undesirable", default=2.0, show_default=True, type=float, help="Label false when a candidate's mean score is at most this.")
     @_pair_options
-    def export_kto_cmd(out, desirable, undesirable, db, judge, principles, styles, personas, exclude_flagged, no_dedupe, scrub, seed, splits):
+    @_force_option
+    def export_kto_cmd(out, desirable, undesirable, db, judge, principles, styles, personas, exclude_flagged, no_dedupe, scrub, seed, splits,
+                       force):
         """Export rated candidates as TRL KTO rows (prompt/completion/label)."""
         from psyagents.preference import export_kto
 
         card = export_kto(
             db, out, desirable=desirable, undesirable=undesirable, judge=judge, principles=principles,
             styles=list(styles) or None, personas=list(personas) or None, safety="exclude" if exclude_flagged else "keep",
-            dedupe=not no_dedupe, scrub=scrub, splits=_parse_splits(splits), seed=seed)
+            dedupe=not no_dedupe, scrub=scrub, splits=_parse_splits(splits), seed=seed, force=force)
         labels = card["labels"]
         _report(card, f"rows ({labels.get('desirable', 0)} desirable, {labels.get('undesirable', 0)} undesirable)")
 
