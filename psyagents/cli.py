@@ -151,11 +151,12 @@ def _ask_supervisor() -> str:
 
 
 def _session_config(db: str, session_id: str) -> dict:
+    from .session import check_resumable
     from .tracing import open_existing
 
     store = open_existing(db)
     try:
-        return store.session(session_id)["config"]
+        return check_resumable(store.session(session_id))
     finally:
         store.close()
 
@@ -353,6 +354,9 @@ def main(argv: list[str] | None = None) -> None:
     os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
     try:
         _add_plugin_commands()
+    except KeyboardInterrupt:  # Ctrl-C while the plugins load, before any command runs
+        err_console.print("Aborted.")
+        sys.exit(130)
     except PsyagentsError as exc:
         click.echo(f"Error: {exc}", err=True)
         sys.exit(2)

@@ -24,7 +24,9 @@ def did_you_mean(name: str, choices: Iterable[str]) -> str:
     Ids are kebab-case ("maya-exam-anxiety"), so a choice also matches on its
     first word ("maya") or when it starts with what was typed.
     """
-    choices = list(choices)
+    if not isinstance(name, str):  # a Python caller passed None or a number: nothing to compare
+        return ""
+    choices = [c for c in choices if isinstance(c, str)]
     heads = {c.split("-")[0]: c for c in choices}
     close = [c for c in choices if c.startswith(name)][:1] or ([heads[name]] if name in heads else [])
     if not close:
@@ -37,9 +39,11 @@ def did_you_mean(name: str, choices: Iterable[str]) -> str:
 
 def unknown(kind: str, name: str, choices: Iterable[str]) -> NotFoundError:
     """An error for an unknown name, with a suggestion and the available names."""
-    choices = sorted(choices)
-    hint = did_you_mean(name, choices)
+    choices = sorted(str(c) for c in choices)
     available = ", ".join(choices[:12]) + (", ..." if len(choices) > 12 else "")
+    if not isinstance(name, str):
+        return NotFoundError(f"{kind} must be a name (a string), not {name!r}; available: {available or 'none'}")
+    hint = did_you_mean(name, choices)
     return NotFoundError(f"unknown {kind} '{name}'{hint}; available: {available or 'none'}")
 
 

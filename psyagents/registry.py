@@ -8,6 +8,7 @@ and re-read only when they change.
 
 from __future__ import annotations
 
+import os
 import threading
 from pathlib import Path
 from typing import Any, TypeVar
@@ -15,7 +16,7 @@ from typing import Any, TypeVar
 import yaml
 from pydantic import BaseModel, ValidationError
 
-from .errors import DataFileError, malformed_yaml, unknown
+from .errors import DataFileError, PsyagentsError, malformed_yaml, unknown
 from .plugins import collect
 from .specs import GraphSpec, Persona, Principle
 from .styles import TherapyStyle
@@ -61,6 +62,8 @@ def load_yaml_model(path: Path, model: type[M]) -> M:
         stat = path.stat()
     except OSError:
         raise DataFileError(f"{_display(path)}: file not found") from None
+    if path.is_dir():
+        raise DataFileError(f"{_display(path)}: is a directory, expected a YAML file")
     key = (str(path.resolve()), stat.st_mtime_ns, model.__name__)
     with _cache_lock:
         if key in _cache:
@@ -71,6 +74,10 @@ def load_yaml_model(path: Path, model: type[M]) -> M:
         raise DataFileError(f"{_display(path)}: not UTF-8 text") from None
     except yaml.YAMLError as exc:
         raise malformed_yaml(_display(path), exc) from None
+    except RecursionError:
+        raise DataFileError(f"{_display(path)}: nested too deeply to read") from None
+    except OSError as exc:  # permission denied, a directory, a device...
+        raise DataFileError(f"{_display(path)}: cannot read: {exc.strerror or exc}") from None
     if not isinstance(data, dict):
         raise DataFileError(f"{_display(path)}: expected a mapping of fields, got {type(data).__name__}")
     if "id" in data and data["id"] != path.stem:
@@ -80,6 +87,8 @@ def load_yaml_model(path: Path, model: type[M]) -> M:
         obj = model.model_validate(data)
     except ValidationError as exc:
         raise DataFileError(f"{_display(path)}: {format_validation_error(exc)}") from None
+    except RecursionError:
+        raise DataFileError(f"{_display(path)}: nested too deeply to read") from None
     with _cache_lock:
         _cache[key] = obj
     return obj
@@ -103,6 +112,8 @@ def _gather(hook: str, model: type[M]) -> dict[str, M]:
 def _resolve(kind: str, ref: Any, model: type[M], available: dict[str, M]) -> M:
     if isinstance(ref, model):
         return ref
+    if not isinstance(ref, (str, os.PathLike)):
+        raise PsyagentsError(f"{kind} must be an id, a path to a YAML file or a {model.__name__}, not {ref!r}")
     ref = str(ref)
     if ref in available:
         return available[ref]
@@ -144,6 +155,8 @@ def styles() -> dict[str, TherapyStyle]:
 def get_style(ref: str | TherapyStyle) -> TherapyStyle:
     if isinstance(ref, TherapyStyle):
         return ref
+    if not isinstance(ref, str):
+        raise PsyagentsError(f"style must be a therapy style name or a TherapyStyle, not {ref!r}; available: {', '.join(sorted(styles()))}")
     available = styles()
     if ref not in available:
         raise unknown("therapy style", ref, available)

@@ -19,12 +19,13 @@ from typing import Any
 from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import AIMessageChunk
 from langgraph.types import Command
+from pydantic import ValidationError
 
 from .checkpoints import TurnSaver
 from .errors import PsyagentsError
-from .graphs import build_session_graph
+from .graphs import build_session_graph, validate
 from .models import get_chat_model, parse_model_spec
-from .registry import get_graph_spec, get_persona, get_style
+from .registry import format_validation_error, get_graph_spec, get_persona, get_style
 from .reply_safety import reply_checks
 from .risk import highest
 from .safety import safety_checks
@@ -148,24 +149,42 @@ def _drive(graph, graph_input: Any, thread_id: str, max_turns: int, on_event: Ev
     return interrupts[0].value if interrupts else None
 
 
-def _run(store: TraceStore, ctx: SessionContext, spec: GraphSpec, graph_input: Any, on_event: EventHandler | None) -> Session:
+def _open_graph(store: TraceStore, ctx: SessionContext, spec: GraphSpec):
+    """The session's compiled graph on a checkpointer connection of its own; returns ``(conn, graph)``.
+
+    Called before a new session's row is written: a graph that cannot be built leaves no session behind.
+    """
     conn = connect(store.path)
     try:
-        graph = build_session_graph(spec, ctx, checkpointer=TurnSaver(conn))
-        try:
-            pending = _drive(graph, graph_input, ctx.session_id, ctx.max_turns, on_event)
-        except KeyboardInterrupt:
-            store.set_status(ctx.session_id, "interrupted")
-            raise
-        except Exception as exc:
-            store.set_status(ctx.session_id, "failed", error=f"{type(exc).__name__}: {exc}")
-            raise
-        _finish(store, ctx.session_id, pending, on_event)
-        session = Session.load(store, ctx.session_id)
-        session.pending = pending
-        return session
-    finally:
+        return conn, build_session_graph(spec, ctx, checkpointer=TurnSaver(conn))
+    except BaseException:
         conn.close()
+        raise
+
+
+def _run(
+    store: TraceStore, ctx: SessionContext, graph: Any, graph_input: Any, on_event: EventHandler | None,
+    before: Callable[[], None] | None = None,
+) -> Session:
+    """Run ``graph`` for a session whose row is written; ``before`` runs first (marking it running, announcing it).
+
+    Whatever stops it early, the session never stays ``running``: Ctrl-C marks it ``interrupted``,
+    an error ``failed``.
+    """
+    try:
+        if before is not None:
+            before()
+        pending = _drive(graph, graph_input, ctx.session_id, ctx.max_turns, on_event)
+    except KeyboardInterrupt:
+        store.set_status(ctx.session_id, "interrupted")
+        raise
+    except Exception as exc:
+        store.set_status(ctx.session_id, "failed", error=f"{type(exc).__name__}: {exc}")
+        raise
+    _finish(store, ctx.session_id, pending, on_event)
+    session = Session.load(store, ctx.session_id)
+    session.pending = pending
+    return session
 
 
 def _finish(store: TraceStore, session_id: str, pending: dict | None, on_event: EventHandler | None) -> str:
@@ -227,8 +246,8 @@ async def _arun(
     a checkpointer on a connection of its own, a write blocked on SQLite's lock while that
     checkpointer holds it would otherwise stop the loop that is about to commit it.
     """
-    graph = build_session_graph(spec, ctx, checkpointer=checkpointer, on_loop=on_loop)
     try:
+        graph = build_session_graph(spec, ctx, checkpointer=checkpointer, on_loop=on_loop)
         pending = await _adrive(graph, graph_input, ctx.session_id, ctx.max_turns, on_event, tokens)
     except (asyncio.CancelledError, KeyboardInterrupt):
         await asyncio.to_thread(store.set_status, ctx.session_id, "interrupted")
@@ -267,6 +286,7 @@ async def astart_session(
         session_id, persona, style, config["counselor"], config["client"], max_turns=config["max_turns"],
         seed=config["seed"], trace=store, supervise=config.get("supervise", False), models=models,
     )
+    validate(spec)  # an unknown node type or condition: no session row
     await asyncio.to_thread(
         store.start_session, session_id, config=config, persona=persona.model_dump(), versions=package_versions(), run_id=run_id, key=key
     )
@@ -286,7 +306,7 @@ async def aresume_session(
 
     row = await asyncio.to_thread(read)
     cfg = row["config"]
-    persona = Persona.model_validate(row["persona"])
+    persona = stored_persona(row)
     ctx = build_context(
         session_id, persona, get_style(cfg["style"]), cfg["counselor"], cfg["client"], max_turns=cfg["max_turns"],
         seed=cfg["seed"], trace=store, supervise=cfg.get("supervise", False), models=models,
@@ -335,19 +355,49 @@ def run_session(
     # Models are built before the database is touched: a bad model leaves no file behind.
     ctx = build_context(session_id, persona_obj, style_obj, counselor, client, max_turns=max_turns, seed=seed, trace=None, supervise=supervise)
     config = new_session_config(persona_obj, style_obj, spec, graph, counselor, client, max_turns, seed, supervise)
+    validate(spec)  # an unknown node type or condition fails before the database is touched
     store = TraceStore(db)
+    conn = None
     try:
+        ctx.trace = store
+        # The graph is built before the session's row is written: a node that cannot be built leaves no session.
+        conn, compiled = _open_graph(store, ctx, spec)
         store.start_session(session_id, config=config, persona=persona_obj.model_dump(), versions=package_versions(), run_id=run_id, key=key)
-    except BaseException:
-        store.close()
-        raise
-    ctx.trace = store
-    if on_event:
-        on_event("start", {"session_id": session_id, "db": str(store.path), **config})
-    try:
-        return _run(store, ctx, spec, dict(FRESH_INPUT), on_event)
+
+        def announce() -> None:
+            if on_event:
+                on_event("start", {"session_id": session_id, "db": str(store.path), **config})
+
+        return _run(store, ctx, compiled, dict(FRESH_INPUT), on_event, before=announce)
     finally:
+        if conn is not None:
+            conn.close()
         store.close()
+
+
+IMPORTED = "imported"  # what ``import sharegpt`` / ``import preference`` record as a session's persona, style and graph
+
+
+def stored_persona(row: dict) -> Persona:
+    """The persona a session recorded, for resuming it; a one-line error for an imported or damaged record."""
+    cfg = row.get("config") if isinstance(row.get("config"), dict) else {}
+    session_id = row.get("id")
+    if IMPORTED in (row.get("persona_id"), row.get("graph"), cfg.get("graph"), cfg.get("persona")):
+        raise PsyagentsError(f"session '{session_id}' was imported (not run by psyagents) and cannot be resumed")
+    try:
+        return Persona.model_validate(row["persona"])  # the persona as it was, even if its file changed
+    except ValidationError as exc:
+        raise PsyagentsError(f"session '{session_id}': stored persona: {format_validation_error(exc)}; it cannot be resumed") from None
+
+
+def check_resumable(row: dict) -> dict:
+    """A session's record checked for resuming (not imported, persona and configuration readable); returns its config."""
+    stored_persona(row)
+    cfg = row.get("config")
+    missing = [k for k in ("style", "graph", "counselor", "client", "max_turns", "seed") if not isinstance(cfg, dict) or k not in cfg]
+    if missing:
+        raise PsyagentsError(f"session '{row.get('id')}': stored config lacks field '{missing[0]}'; it cannot be resumed")
+    return cfg
 
 
 def resume_session(
@@ -361,32 +411,33 @@ def resume_session(
     store = TraceStore(db, create=False)
     try:
         row = store.session(session_id)
+        cfg = check_resumable(row)  # an imported session or a damaged record: one line, nothing written
         if row["status"] == "completed":
             raise PsyagentsError(f"session '{session_id}' already ended ({row['end_reason']}); nothing to resume")
         if row["status"] == "paused" and decision is None:
             raise PsyagentsError(f"session '{session_id}' awaits its supervisor: give a decision, 'approve' or 'reply:TEXT'")
         if decision is not None and row["status"] != "paused":
             raise PsyagentsError(f"session '{session_id}' is not waiting for a supervisor decision")
-        cfg = row["config"]
-        persona = Persona.model_validate(row["persona"])  # the persona as it was, even if its file changed
+        persona = stored_persona(row)
         ctx = build_context(
             session_id, persona, get_style(cfg["style"]), cfg["counselor"], cfg["client"],
             max_turns=cfg["max_turns"], seed=cfg["seed"], trace=store, supervise=cfg.get("supervise", False),
         )
-        if decision is not None:
-            graph_input: Any = Command(resume=parse_decision(decision))
-            store.add_event(session_id, "resume", decision=str(decision))
-        else:
-            # With no checkpoint yet (a crash before the first node finished) the session starts over.
-            conn = connect(store.path)
-            try:
+        # The graph is built before anything is written: one that cannot be built leaves the record as it was.
+        conn, compiled = _open_graph(store, ctx, get_graph_spec(cfg.get("graph_ref", cfg["graph"])))
+        try:
+            if decision is not None:
+                graph_input: Any = Command(resume=parse_decision(decision))
+                store.add_event(session_id, "resume", decision=str(decision))
+            else:
+                # With no checkpoint yet (a crash before the first node finished) the session starts over.
                 has_checkpoint = TurnSaver(conn).get_tuple({"configurable": {"thread_id": session_id}}) is not None
-            finally:
-                conn.close()
-            graph_input = None if has_checkpoint else dict(FRESH_INPUT)
-            store.add_event(session_id, "resume", from_checkpoint=has_checkpoint)
-        store.set_status(session_id, "running")
-        return _run(store, ctx, get_graph_spec(cfg.get("graph_ref", cfg["graph"])), graph_input, on_event)
+                graph_input = None if has_checkpoint else dict(FRESH_INPUT)
+                store.add_event(session_id, "resume", from_checkpoint=has_checkpoint)
+            # Marked running inside _run's guard: a Ctrl-C from here on leaves it interrupted, never running.
+            return _run(store, ctx, compiled, graph_input, on_event, before=lambda: store.set_status(session_id, "running"))
+        finally:
+            conn.close()
     finally:
         store.close()
 

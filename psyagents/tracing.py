@@ -30,10 +30,16 @@ def now() -> str:
     return dt.datetime.now(dt.timezone.utc).isoformat(timespec="milliseconds")
 
 
-def connect(path: str | Path) -> sqlite3.Connection:
-    """A connection suitable for sharing between the trace store and LangGraph's checkpointer."""
+def connect(path: str | Path, *, check: bool | None = None) -> sqlite3.Connection:
+    """A connection suitable for sharing between the trace store and LangGraph's checkpointer.
+
+    With ``check`` set, the file is first checked to be a psyagents trace database (see
+    ``_check_trace_db``), before anything is written to it; ``check=True`` also accepts a new one.
+    """
     conn = sqlite3.connect(str(path), check_same_thread=False, timeout=_BUSY_TIMEOUT)
     try:
+        if check is not None:
+            _check_trace_db(conn, Path(path), create=check)
         _use_wal(conn)
         conn.execute("PRAGMA synchronous=NORMAL")
     except BaseException:
@@ -64,6 +70,30 @@ def _use_wal(conn: sqlite3.Connection) -> None:
                 raise
         time.sleep(pause * (1 + random.random()))
         pause = min(pause * 2, 0.05)
+
+
+def _check_trace_db(conn: sqlite3.Connection, path: Path, *, create: bool) -> None:
+    """Refuse a file that is not a psyagents trace database, before switching it to WAL or migrating it.
+
+    A trace database has a ``_migrations`` table. With ``create`` a database with nothing in it
+    yet (a new or empty file, or one another process is creating right now: its tables appear
+    in one transaction with ``_migrations``) is accepted too; another program's database is not.
+    Only reads: a refused file is left exactly as it was.
+    """
+    deadline = time.monotonic() + _BUSY_TIMEOUT
+    while True:
+        try:
+            names = {row[0] for row in conn.execute("SELECT name FROM sqlite_master")}
+            break
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) and "busy" not in str(exc) or time.monotonic() >= deadline:
+                raise
+            time.sleep(0.01 * (1 + random.random()))
+    if "_migrations" in names or (create and not names):
+        return
+    if not names and path.exists() and path.stat().st_size == 0:
+        raise PsyagentsError(f"database '{path}': empty file, not a trace database")
+    raise PsyagentsError(f"database '{path}': not a psyagents trace database (no _migrations table)")
 
 
 @dataclass(frozen=True)
@@ -110,7 +140,7 @@ class TraceStore:
         if self.path.parent and not self.path.parent.exists():
             raise PsyagentsError(f"database '{self.path}': folder '{self.path.parent}' does not exist")
         try:
-            self.conn = connect(self.path)
+            self.conn = connect(self.path, check=create)
             self.db = sqlite_utils.Database(self.conn)
             self._lock = threading.RLock()
             with self._lock:

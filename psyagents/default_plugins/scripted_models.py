@@ -125,11 +125,17 @@ def load_script(path: Path) -> tuple[list[str], bool]:
     """Read a script file: a list of replies, or a mapping with ``replies`` and optional ``cycle``."""
     if not path.exists():
         raise PsyagentsError(f"script file '{path}' does not exist")
+    if path.is_dir():
+        raise DataFileError(f"{path}: is a directory, expected a YAML file")
     try:
         text = path.read_text(encoding="utf-8")
         data = json.loads(text) if path.suffix == ".json" else yaml.safe_load(text)
     except (yaml.YAMLError, json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise DataFileError(f"{path}: cannot parse: {str(exc).splitlines()[0]}") from None
+    except RecursionError:
+        raise DataFileError(f"{path}: cannot parse: nested too deeply") from None
+    except OSError as exc:  # permission denied, a device...
+        raise DataFileError(f"{path}: cannot read: {exc.strerror or exc}") from None
     cycle = False
     if isinstance(data, dict):
         cycle = bool(data.get("cycle", False))
