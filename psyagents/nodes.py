@@ -26,7 +26,7 @@ from .prompts import END_SIGNAL, client_messages, counselor_messages, counselor_
 from .reply_safety import HINTS as REPLY_HINTS, safe_reply, screen_reply
 from .risk import RiskAssessment, at_least, highest
 from .state import CLIENT, COUNSELOR, SessionContext, SessionState, history
-from .steps import ModelCall, Steps, TwinNode, call, run_steps
+from .steps import ModelCall, Steps, TwinNode, call, is_blocking, run_steps
 from .styles import Plan, PlanView, StyleLimits
 from .text import sanitize
 from .tracing import Turn
@@ -174,7 +174,7 @@ def _screen_reply(ctx: SessionContext, text: str) -> list[str]:
 
 
 def _screen_reply_steps(ctx: SessionContext, text: str) -> Steps[list[str]]:
-    blocking = any(getattr(c, "blocking", True) for c in ctx.reply_checks)
+    blocking = any(is_blocking(c, "check") for c in ctx.reply_checks)
     return (yield from call(lambda: _screen_reply(ctx, text), blocking=blocking))
 
 
@@ -266,7 +266,7 @@ def make_safety(ctx: SessionContext, name: str, params: dict) -> Node:
         results = []
         for check in ctx.safety_checks:
             screen = partial(check.screen, text, language=ctx.persona.language)
-            results.append((yield from call(screen, blocking=getattr(check, "blocking", True))))
+            results.append((yield from call(screen, blocking=is_blocking(check, "screen"))))
         risk = RiskAssessment.combine(results)
         update: dict[str, Any] = {"risk": risk.model_dump(), "max_risk": highest([state.get("max_risk", "none"), risk.level])}
         if ctx.trace:
@@ -318,7 +318,7 @@ def choose_plan_steps(ctx: SessionContext, state: SessionState) -> Steps[Plan]:
         plan = SAFETY_FOLLOW_UP
     else:
         view = plan_view(ctx, state)
-        return (yield from call(lambda: ctx.style.plan(view), blocking=getattr(ctx.style, "blocking", True)))
+        return (yield from call(lambda: ctx.style.plan(view), blocking=is_blocking(ctx.style, "plan")))
     if at_least(current, "moderate") or at_least(state.get("max_risk", "none"), "high"):
         resources = format_resources(ctx.persona.locale, ctx.persona.language)
         plan = plan.model_copy(update={"instruction": f"{plan.instruction} Crisis resources: {resources}"})

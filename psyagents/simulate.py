@@ -8,9 +8,11 @@ sessions: completed ones are skipped, unfinished ones (running after a crash,
 interrupted by Ctrl-C, failed) continue from their last checkpoint.
 
 Sessions run as asyncio tasks on the graphs' async API (``graph.astream``).
-The nodes are synchronous, so LangGraph runs them in the event loop's default
-executor; the batch installs a thread pool large enough for ``concurrency``
-sessions. All sessions share one ``TraceStore`` (one connection, every write
+The built-in nodes are ``TwinNode``s (``psyagents.steps``): on the event loop
+they await their models' ``ainvoke`` and hand only blocking work (checks and
+styles that do not declare ``blocking = False``) to the loop's default
+executor; plugin nodes that are plain functions run in that executor too. The
+batch installs a thread pool large enough for ``concurrency`` sessions. All sessions share one ``TraceStore`` (one connection, every write
 under its lock), and checkpoints go through LangGraph's ``SqliteSaver`` (as a ``TurnSaver``) on that
 same connection and lock (``StoreSaver``), so SQLite never has to arbitrate
 between writers. ``PSYAGENTS_SIMULATE_SAVER=aiosqlite`` uses LangGraph's

@@ -21,6 +21,7 @@ waits (the built-in screens, style policies and trace writes) stays in the gener
 from __future__ import annotations
 
 import asyncio
+import functools
 import inspect
 from collections.abc import Callable, Generator
 from dataclasses import dataclass
@@ -54,9 +55,47 @@ Steps = Generator["ModelCall | InThread", Any, T]
 def _resume(gen: Steps[T], value: Any, error: BaseException | None) -> tuple[bool, Any]:
     """Give the body its answer (or raise ``error`` at its ``yield``): ``(True, result)`` once it returns, else ``(False, request)``."""
     try:
-        return False, (gen.send(value) if error is None else gen.throw(error))
+        request = gen.send(value) if error is None else gen.throw(error)
     except StopIteration as stop:
         return True, stop.value
+    if not isinstance(request, (ModelCall, InThread)):
+        what = type(request).__name__
+        if inspect.iscoroutine(request):
+            request.close()  # never to be awaited: no "was never awaited" warning on top of the error
+            what = "a coroutine (await it in an async node, or yield ModelCall(...) instead)"
+        try:  # the body's own frame shows in the traceback, at the bad yield
+            gen.throw(TypeError(f"node body {gen.__qualname__} yielded {what}; a node body yields ModelCall or InThread"))
+        except StopIteration as stop:
+            return True, stop.value
+        raise AssertionError("unreachable")  # pragma: no cover - throw() either raises or returns
+    return False, request
+
+
+def is_blocking(obj: Any, method: str) -> bool:
+    """Whether ``obj.method()`` may block, so a batch must run it in a thread (see ``SafetyCheck.blocking``).
+
+    ``blocking = False`` counts only where it was said about this method: on the instance, or on
+    the class that defines ``method`` or a subclass of it. A plugin that subclasses a built-in
+    quick style or check and overrides ``plan``/``screen``/``check`` (perhaps to ask a model)
+    inherits the attribute but not the promise, so its method goes to a thread unless it sets
+    ``blocking = False`` itself.
+    """
+    if "blocking" in getattr(obj, "__dict__", {}):
+        return bool(obj.__dict__["blocking"])
+    return _class_blocking(type(obj), method)
+
+
+@functools.lru_cache(maxsize=256)
+def _class_blocking(cls: type, method: str) -> bool:
+    mro = cls.__mro__
+    said = next((i for i, c in enumerate(mro) if "blocking" in c.__dict__), None)
+    defined = next((i for i, c in enumerate(mro) if method in c.__dict__), None)
+    if said is None:
+        return True
+    value = bool(mro[said].__dict__["blocking"])
+    if value or defined is None:
+        return value
+    return said > defined  # said on a base class of the one that (re)defines the method: no promise
 
 
 def run_steps(result: Steps[T] | T) -> T:

@@ -186,6 +186,75 @@ def test_a_check_without_the_attribute_counts_as_blocking(db, plugin):
     assert Old.threads and loop_thread not in Old.threads
 
 
+def test_a_subclass_that_overrides_the_method_does_not_inherit_the_promise():
+    """``blocking = False`` on a built-in quick style covers its own ``plan``, not a plugin's override."""
+    from psyagents.default_plugins.styles import CBTStyle
+    from psyagents.steps import is_blocking
+
+    class SameCBT(CBTStyle):
+        name = "same-cbt"
+
+    class AskingCBT(CBTStyle):  # imagine plan() asking a model
+        name = "asking-cbt"
+
+        def plan(self, view):
+            return super().plan(view)
+
+    class QuickCBT(AskingCBT):
+        blocking = False
+
+    assert (is_blocking(CBTStyle(), "plan"), is_blocking(SameCBT(), "plan")) == (False, False)
+    assert is_blocking(AskingCBT(), "plan") and not is_blocking(QuickCBT(), "plan")
+    asking = AskingCBT()
+    asking.blocking = False  # said on the instance: taken at its word
+    assert not is_blocking(asking, "plan")
+    assert is_blocking(ThreadNotingCheck(True, []), "screen") and not is_blocking(ThreadNotingCheck(False, []), "screen")
+
+
+def test_in_a_batch_a_plugin_s_override_of_a_quick_style_runs_off_the_loop(db, plugin):
+    from psyagents.default_plugins.styles import CBTStyle
+
+    threads: list = []
+
+    class AskingCBT(CBTStyle):
+        name = "asking-cbt"
+
+        def plan(self, view):
+            threads.append(threading.current_thread().name)
+            return super().plan(view)
+
+    class P:
+        @hookimpl
+        def register_therapy_styles(self, register):
+            register(AskingCBT())
+
+    plugin(P(), "asking-cbt")
+
+    async def main():
+        await psyagents.asimulate(["kevin-panic"], "asking-cbt", 1, counselor="scripted:counselor",
+                                  client="scripted:client", db=db, max_turns=2)
+        return threading.current_thread().name
+
+    loop_thread = asyncio.run(main())
+    assert threads and loop_thread not in threads
+
+
+def test_a_body_that_yields_something_else_gets_a_clear_type_error():
+    model = ScriptedChatModel(replies=["hi"])
+
+    def body():
+        reply = yield model.ainvoke([HumanMessage("x")])  # a coroutine, not a ModelCall
+        return reply
+
+    for drive in (run_steps, lambda gen: asyncio.run(arun_steps(gen))):
+        gen = body()
+        with pytest.raises(TypeError, match=r"node body .*body yielded a coroutine .*yields ModelCall or InThread"):
+            drive(gen)
+        assert gen.gi_frame is None  # the driver closed the body
+    with pytest.raises(TypeError, match="yielded int"):
+        run_steps((x for x in [1]))
+
+
 def test_sync_sessions_and_batches_write_the_same_transcript(tmp_path):
     """The twin drivers are the same session: same turns, same screens, same plans."""
     one = psyagents.run_session("ryan-suicidal-crisis", "mi", "scripted:counselor?cycle=true", "scripted:client?cycle=true",
