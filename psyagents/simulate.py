@@ -22,6 +22,7 @@ between writers. ``PSYAGENTS_SIMULATE_SAVER=aiosqlite`` uses LangGraph's
 from __future__ import annotations
 
 import asyncio
+import collections
 import hashlib
 import json
 import os
@@ -76,21 +77,67 @@ def parse_limits(limits: Mapping[str, int] | Iterable[str] | None) -> dict[str, 
 
 
 class Gate:
-    """At most ``limit`` requests in flight for one backend, from threads or from coroutines."""
+    """At most ``limit`` requests in flight for one backend, from threads or from coroutines.
+
+    A coroutine that must wait parks a future (never blocking its event loop, never polling);
+    ``release`` hands the freed place straight to the first parked coroutine, on its own loop,
+    else to a waiting thread. Waiters are served first come, first served within each kind,
+    coroutines before threads.
+    """
 
     def __init__(self, name: str, limit: int):
         self.name, self.limit = name, limit
-        self._sem = threading.BoundedSemaphore(limit)
+        self._cond = threading.Condition(threading.Lock())
+        self._free = limit
+        self._parked: collections.deque[tuple[asyncio.AbstractEventLoop, asyncio.Future]] = collections.deque()
 
     def acquire(self) -> None:
-        self._sem.acquire()
+        with self._cond:
+            while self._free == 0:
+                self._cond.wait()
+            self._free -= 1
 
     async def aacquire(self) -> None:
-        while not self._sem.acquire(blocking=False):  # never block the event loop
-            await asyncio.sleep(0.002)
+        loop = asyncio.get_running_loop()
+        with self._cond:
+            if self._free and not self._parked:
+                self._free -= 1
+                return
+            future = loop.create_future()
+            self._parked.append((loop, future))
+        try:
+            await future
+        except BaseException:  # cancelled while parked, or just after the place was handed over
+            with self._cond:
+                try:
+                    self._parked.remove((loop, future))
+                    granted = False
+                except ValueError:
+                    granted = True
+            if granted:
+                self.release()
+            raise
 
     def release(self) -> None:
-        self._sem.release()
+        with self._cond:
+            if not self._parked:
+                if self._free >= self.limit:
+                    raise ValueError(f"gate '{self.name}' released more often than acquired")
+                self._free += 1
+                self._cond.notify()
+                return
+            loop, future = self._parked.popleft()  # the place passes to it without being freed
+        try:
+            loop.call_soon_threadsafe(self._grant, future)
+        except RuntimeError:  # its loop has closed: nobody is waiting there any more
+            self.release()
+
+    @staticmethod
+    def _grant(future: asyncio.Future) -> None:
+        # Cancelled since the hand-over: its task's cleanup in ``aacquire`` (which finds it no
+        # longer parked) passes the place on, whether it runs before or after this.
+        if not future.done():
+            future.set_result(None)
 
 
 class LimitedChatModel(BaseChatModel):

@@ -7,6 +7,7 @@ tests observe the overlap from the backend's side. Nothing is mocked inside psya
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import signal
@@ -153,6 +154,68 @@ def test_per_backend_limit_caps_requests_in_flight(db, slow):
         Meter.peak, Meter.peak_by = 0, {}
     psyagents.simulate(eight, "cbt", 1, limits=["slow:counselor?latency=0.1=3"], seed=9, **args)  # one model string
     assert slow.peak_by["slow:counselor"] == 3 and slow.peak > 3  # the client's calls are not limited
+
+
+def test_a_gate_admits_its_limit_from_threads_and_coroutines_and_survives_cancellation():
+    """Stress: two event loops and two threads share a gate of 3; a third of the waiters are cancelled."""
+    import random
+    import threading as th
+
+    from psyagents.simulate import Gate
+
+    gate = Gate("x", 3)
+    inside, peak, served, lock = [0], [0], [0], th.Lock()
+
+    def enter():
+        with lock:
+            inside[0] += 1
+            peak[0] = max(peak[0], inside[0])
+            served[0] += 1
+
+    def leave():
+        with lock:
+            inside[0] -= 1
+
+    async def one(rng):
+        await gate.aacquire()
+        try:
+            enter()
+            try:
+                await asyncio.sleep(rng.random() / 1000)
+            finally:
+                leave()
+        finally:
+            gate.release()
+
+    async def crowd(seed):
+        rng = random.Random(seed)
+        tasks = [asyncio.create_task(one(rng)) for _ in range(300)]
+        for task in tasks[::3]:
+            await asyncio.sleep(rng.random() / 2000)
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+
+    def threads_work():
+        for _ in range(200):
+            gate.acquire()
+            try:
+                enter()
+                time.sleep(0.0002)
+                leave()
+            finally:
+                gate.release()
+
+    workers = [th.Thread(target=asyncio.run, args=(crowd(s),)) for s in (1, 2)]
+    workers += [th.Thread(target=threads_work) for _ in range(2)]
+    for w in workers:
+        w.start()
+    for w in workers:
+        w.join(60)
+    assert not any(w.is_alive() for w in workers)
+    assert peak[0] == 3 and inside[0] == 0 and served[0] >= 400 + 2 * 100
+    assert gate._free == 3 and not gate._parked  # every place came back
+    with pytest.raises(ValueError, match="released more often"):
+        gate.release()
 
 
 def test_limits_are_validated(db):
