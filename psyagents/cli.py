@@ -30,11 +30,23 @@ def _json(data: Any) -> None:
     click.echo(json.dumps(data, ensure_ascii=False, indent=2, default=str))
 
 
+_ID_COLUMNS = {"id", "persona", "style", "session", "run"}
+PIPED_WIDTH = 200
+
+
 def _table(columns: list[str], rows: list[list[Any]], title: str | None = None) -> None:
-    table = Table(*columns, title=title, show_lines=False)
-    for row in rows:
-        table.add_row(*["" if v is None else str(v) for v in row])
-    console.print(table)
+    """A table on stdout; id columns (ids, personas, styles) are never cut or wrapped, so they can be copied (also when piped)."""
+    cells = [["" if v is None else str(v) for v in row] for row in rows]
+    table = Table(title=title, show_lines=False)
+    for i, name in enumerate(columns):
+        if name in _ID_COLUMNS or name.endswith((" id", "_id")):
+            table.add_column(name, no_wrap=True, min_width=max([len(name), *(len(r[i]) for r in cells)]))
+        else:
+            table.add_column(name)
+    for row in cells:
+        table.add_row(*row)
+    # Piped into a file or another program, rows are not cut to an 80-column terminal that is not there.
+    (console if console.is_terminal else Console(highlight=False, width=PIPED_WIDTH)).print(table)
 
 
 json_option = click.option("--json", "as_json", is_flag=True, help="Output JSON.")

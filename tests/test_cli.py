@@ -37,6 +37,10 @@ def test_run_then_list_and_show_traces(db):
     assert shown["session"]["config"]["seed"] == 7
     assert [t["speaker"] for t in shown["turns"]] == ["client", "counselor"] * 3
     assert "agenda-setting" in _ok("traces", "show", sid, "--db", str(db))
+    # Piped (as here), the table is not cut to 80 columns: the id, persona and status can be copied whole.
+    table = _ok("traces", "list", "--db", str(db))
+    row = next(line for line in table.splitlines() if sid in line)
+    assert "maya-exam-anxiety" in row and "completed" in row and "…" not in table
 
 
 @pytest.mark.parametrize(
