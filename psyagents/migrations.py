@@ -205,3 +205,9 @@ def m003_runs_candidates(db: sqlite_utils.Database) -> None:
 def m004_run_resumes(db: sqlite_utils.Database) -> None:
     """Each re-start of a run, with what it changed: a resumed batch may use other workers or versions."""
     db["runs"].add_column("resumes", str)  # JSON list of {"at", "config": {key: [before, after]}, "versions": ...}
+
+
+@migration
+def m005_session_owner(db: sqlite_utils.Database) -> None:
+    """The process running a session (``host:pid:start``), so a second process does not resume it at the same time."""
+    db["sessions"].add_column("owner", str)

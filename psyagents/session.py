@@ -34,7 +34,7 @@ from .styles import TherapyStyle
 from .state import SessionContext
 from .supervision import parse_decision
 from .text import sanitize
-from .tracing import TraceStore, Turn, connect
+from .tracing import TraceStore, Turn, connect, owner_alive
 
 DEFAULT_MODEL = "local:smollm2"
 VERSIONED_PACKAGES = ("psyagents", "langgraph", "langchain-core", "pluggy", "pydantic", "transformers", "torch", "langchain-openai")
@@ -305,6 +305,7 @@ async def aresume_session(
             return store.session(session_id)
 
     row = await asyncio.to_thread(read)
+    check_not_running_elsewhere(row)
     cfg = row["config"]
     persona = stored_persona(row)
     ctx = build_context(
@@ -390,8 +391,26 @@ def stored_persona(row: dict) -> Persona:
         raise PsyagentsError(f"session '{session_id}': stored persona: {format_validation_error(exc)}; it cannot be resumed") from None
 
 
+class SessionBusy(PsyagentsError):
+    """The session is being run right now by another live process on this machine."""
+
+
+def check_not_running_elsewhere(row: dict) -> None:
+    """Refuse to resume a session another live process is running: both would write its turns.
+
+    A session whose process died (a crash, kill -9) is still marked ``running``; its ``owner``
+    then names a process that is gone, and it may be resumed. A process on another machine
+    cannot be checked, so a database shared between machines is not protected.
+    """
+    if row.get("status") == "running" and owner_alive(row.get("owner")):
+        pid = str(row["owner"]).rsplit(":", 2)[1]
+        raise SessionBusy(f"session '{row.get('id')}' is running in another process (pid {pid}) on this machine; "
+                          "let it finish or stop it (Ctrl-C), then resume")
+
+
 def check_resumable(row: dict) -> dict:
-    """A session's record checked for resuming (not imported, persona and configuration readable); returns its config."""
+    """A session's record checked for resuming (not imported, not running elsewhere, persona and configuration readable); returns its config."""
+    check_not_running_elsewhere(row)
     stored_persona(row)
     cfg = row.get("config")
     missing = [k for k in ("style", "graph", "counselor", "client", "max_turns", "seed") if not isinstance(cfg, dict) or k not in cfg]

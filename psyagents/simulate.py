@@ -43,8 +43,8 @@ from .checkpoints import TurnSaver
 from .errors import PsyagentsError
 from .models import get_chat_model, parse_model_spec
 from .registry import get_graph_spec, get_persona, get_style, personas as all_personas
-from .session import DEFAULT_MODEL, aresume_session, astart_session, new_session_config, package_versions
-from .tracing import TraceStore
+from .session import DEFAULT_MODEL, SessionBusy, aresume_session, astart_session, new_session_config, package_versions
+from .tracing import TraceStore, owner_alive
 
 RUN_KIND = "simulate"
 DONE = ("completed", "paused")  # a paused session waits for a human, not for the batch
@@ -502,6 +502,11 @@ async def asimulate(
                                     store, job.session_id, job.persona, job.style, spec, config, checkpointer=saver,
                                     models=models, run_id=run_id, key=job.key, on_event=on_event, on_loop=on_loop,
                                 )
+                        except SessionBusy as exc:  # another process runs it: leave its record alone, no retry
+                            progress.failed += 1
+                            outcome[job.key] = {"status": "failed", "error": str(exc)}
+                            report("failed", job, str(exc))
+                            return
                         except Exception as exc:
                             error = f"{type(exc).__name__}: {exc}"
                             if await off_loop(lambda: store.session_by_key(job.key)) is not None:
@@ -579,12 +584,16 @@ def _chunks(items: list[str], n: int = 500) -> Iterator[list[str]]:
 
 
 def _mark_interrupted(store: TraceStore, session_ids: list[str]) -> None:
-    """Sessions of the batch still marked running (a node thread outlived its task, a worker was killed) become interrupted."""
+    """Sessions of the batch still marked running (a node thread outlived its task, a worker was killed) become interrupted.
+
+    A session another live process is running (see ``session.check_not_running_elsewhere``) is left alone.
+    """
     for chunk in _chunks(session_ids):
         rows = list(store.db["sessions"].rows_where(
-            "status = 'running' and id in (%s)" % ",".join("?" * len(chunk)), chunk, select="id"))
+            "status = 'running' and id in (%s)" % ",".join("?" * len(chunk)), chunk, select="id, owner"))
         for row in rows:
-            store.set_status(row["id"], "interrupted")
+            if not owner_alive(row["owner"]):
+                store.set_status(row["id"], "interrupted")
 
 
 def statuses_by_key(store: TraceStore, keys: list[str]) -> dict[str, str]:

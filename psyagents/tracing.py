@@ -11,7 +11,9 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import json
+import os
 import random
+import socket
 import sqlite3
 import threading
 import time
@@ -96,6 +98,48 @@ def _check_trace_db(conn: sqlite3.Connection, path: Path, *, create: bool) -> No
     raise PsyagentsError(f"database '{path}': not a psyagents trace database (no _migrations table)")
 
 
+_TOKEN: tuple[int, str] | None = None
+
+
+def _start_time(pid: int) -> str | None:
+    """When process ``pid`` started, in clock ticks since boot (Linux), to tell it from a later one with its number."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as fh:
+            return fh.read().rsplit(b")", 1)[1].split()[19].decode()
+    except (OSError, IndexError):
+        return None
+
+
+def process_token() -> str:
+    """``host:pid:start`` for this process: a session's ``owner`` while it runs here."""
+    global _TOKEN
+    pid = os.getpid()
+    if _TOKEN is None or _TOKEN[0] != pid:  # computed again in a forked worker
+        _TOKEN = (pid, f"{socket.gethostname()}:{pid}:{_start_time(pid) or ''}")
+    return _TOKEN[1]
+
+
+def owner_alive(token: str | None) -> bool:
+    """Whether the process a session's ``owner`` names is still running (on this machine; another machine's cannot be told)."""
+    try:
+        host, pid_text, start = (token or "").rsplit(":", 2)
+        pid = int(pid_text)
+    except ValueError:
+        return False
+    if host != socket.gethostname() or pid == os.getpid():
+        return False
+    now_start = _start_time(pid)
+    if now_start is not None or start:
+        return now_start == start  # a process with that number that started later is another one
+    try:
+        os.kill(pid, 0)  # no /proc: at least the number is taken
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
 @dataclass(frozen=True)
 class Turn:
     idx: int
@@ -176,6 +220,7 @@ class TraceStore:
             "config": json.dumps(config, ensure_ascii=False),
             "persona": json.dumps(persona, ensure_ascii=False),
             "versions": json.dumps(versions),
+            "owner": process_token(),
         }
         try:
             self._write(lambda: self.db["sessions"].insert(row))
@@ -186,6 +231,8 @@ class TraceStore:
     def set_status(self, session_id: str, status: str, *, end_reason: str | None = None, error: str | None = None) -> None:
         """Set a session's status; back to ``running`` (a resume) clears its error into an ``earlier_error`` event."""
         update: dict[str, Any] = {"status": status, "updated_at": now()}
+        if status == "running":
+            update["owner"] = process_token()
         if end_reason is not None:
             update["end_reason"] = end_reason
             update["ended_at"] = now()

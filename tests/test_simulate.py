@@ -439,6 +439,91 @@ def test_ctrl_c_marks_sessions_and_run_interrupted_and_rerun_resumes(tmp_path, c
     assert got == _reference(tmp_path, plugin)
 
 
+def test_a_session_running_in_another_process_is_not_resumed_twice(tmp_path, cli_script, slow):
+    """Two processes on one database: the second neither resumes nor marks the first one's live sessions."""
+    from psyagents.session import SessionBusy
+
+    db = tmp_path / "batch.db"
+    models = dict(counselor="slow:counselor?latency=0.25", client="slow:client?latency=0.25")
+    batch = ["--personas", "kevin-panic,maya-exam-anxiety", "--styles", "cbt,integrative", "--sessions-per-persona", "1",
+             "--concurrency", "2", "--max-turns", "4", "--seed", "3", "--counselor", models["counselor"], "--client", models["client"]]
+    proc = subprocess.Popen([sys.executable, str(cli_script), "simulate", *batch, "--db", str(db)],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=_env())
+    try:
+        _wait_for(db, "select count(*) from sessions where status = 'running'", 2, proc)
+        # The same batch started again alongside: it leaves the other process's running sessions alone.
+        ours = psyagents.simulate("kevin-panic,maya-exam-anxiety", "cbt,integrative", 1, concurrency=2, db=db, max_turns=4,
+                                  seed=3, retries=0, **models)
+        busy = [s for s in ours.sessions if s["error"] and "running in another process" in s["error"]]
+        assert busy and ours.failed == len(busy), ours.sessions
+        [(sid, owner)] = _rows(db, "select id, owner from sessions where status = 'running' limit 1") or [(None, None)]
+        if sid is not None:  # the other process is still at it
+            assert owner.split(":")[1] == str(proc.pid)
+            with pytest.raises(SessionBusy, match=rf"session '{sid}' is running in another process \(pid {proc.pid}\)"):
+                psyagents.resume_session(sid, db)
+        proc.communicate(timeout=180)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    for row in busy:  # this process wrote nothing into the sessions it found busy
+        assert not _rows(db, "select 1 from events where session_id = ? and kind = 'error'", [row["id"]])
+    again = psyagents.simulate("kevin-panic,maya-exam-anxiety", "cbt,integrative", 1, db=db, max_turns=4, seed=3, **models)
+    assert again.failed == 0
+    assert _rows(db, "select count(*) from sessions where status != 'completed'") == [(0,)]
+    for _sid, n, top in _rows(db, "select session_id, count(*), max(idx) from turns group by session_id"):
+        assert n == top + 1 == 8  # contiguous turns, none written twice
+
+
+def test_run_resume_refuses_a_session_another_process_runs(tmp_path, cli_script):
+    db = tmp_path / "one.db"
+    proc = subprocess.Popen([sys.executable, str(cli_script), "simulate", "--personas", "kevin-panic", "--styles", "cbt",
+                             "--counselor", "slow:counselor?latency=1", "--client", "slow:client?latency=1",
+                             "--max-turns", "8", "--db", str(db)],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=_env())
+    try:
+        _wait_for(db, "select count(*) from turns", 1, proc)
+        [(sid,)] = _rows(db, "select id from sessions")
+        cli = run_cli("run", "--resume", sid, "--db", str(db))
+        assert cli.returncode == 2 and "is running in another process" in cli.stderr and len(cli.stderr.splitlines()) == 1, cli.stderr
+        assert proc.poll() is None, "the session ended before the check: make it slower"
+    finally:
+        proc.kill()
+        proc.wait()
+    # kill -9: the session stays 'running' but its process is gone, so it can be resumed now
+    from psyagents.session import check_not_running_elsewhere
+    from psyagents.tracing import TraceStore
+
+    assert _rows(db, "select status from sessions") == [("running",)]
+    store = TraceStore(db)
+    try:
+        check_not_running_elsewhere(store.session(sid))
+    finally:
+        store.close()
+
+
+def test_owner_tokens_tell_live_processes_from_gone_ones():
+    import socket
+
+    from psyagents.tracing import owner_alive, process_token
+
+    me = process_token()
+    assert me.startswith(f"{socket.gethostname()}:{os.getpid()}:") and not owner_alive(me)  # this process may resume
+    child = subprocess.Popen([sys.executable, "-c", "import sys; sys.stdin.read()"], stdin=subprocess.PIPE)
+    try:
+        token = subprocess.run([sys.executable, "-c", "from psyagents.tracing import process_token; print(process_token())"],
+                               capture_output=True, text=True, cwd=ROOT).stdout.strip()
+        assert token and not owner_alive(token)  # that process has ended
+        host, _, start = me.rsplit(":", 2)
+        live = f"{host}:{child.pid}:" + open(f"/proc/{child.pid}/stat").read().rsplit(")", 1)[1].split()[19]
+        assert owner_alive(live)
+        assert not owner_alive(f"{host}:{child.pid}:1")  # same number, another start: a reused pid
+        assert not owner_alive(f"elsewhere:{child.pid}:{live.rsplit(':', 1)[1]}")  # another machine: cannot tell
+        assert not owner_alive(None) and not owner_alive("garbage")
+    finally:
+        child.kill()
+        child.wait()
+
+
 def test_runs_list_and_show(db):
     from psyagents.cli import _add_plugin_commands, cli
 
