@@ -218,13 +218,13 @@ def test_judge_rubric_over_scripted_json_with_malformed_answers(traces, db, tmp_
 
 def test_judge_errors_are_one_line(flaky, traces, db, capsys):
     code, _, err = run_main(capsys, "judge", "--db", str(db), "--principles", "nope", "--judge", "test-flaky")
-    assert code == 2 and "--principles" in err and "'nope'" in err and len(err.strip().splitlines()) == 1
+    assert code == 2 and "--principles" in err and "'nope'" in err and len(err.splitlines()) == 1 and err.startswith("Error: ")
     code, _, err = run_main(capsys, "judge", "--db", str(db), "--principles", "empathy", "--judge", "test-pick-first")
     assert code == 2 and "comparative" in err
     code, _, err = run_main(capsys, "judge", "--db", str(db), "--principles", "empathy")
     assert code == 2 and "--judge" in err
     code, _, err = run_main(capsys, "judge", "--db", str(db.parent / "missing.db"), "--principles", "empathy", "--judge", "test-flaky")
-    assert code == 2 and "does not exist" in err
+    assert code == 2 and "does not exist" in err and err.startswith("Error: ")  # no blank line from the progress bar
 
 
 def test_judge_table_output(flaky, traces, db):

@@ -78,15 +78,19 @@ def register_commands(cli):
 
         def on_start(n):
             nonlocal task
+            progress.start()  # only once the arguments are good: an error is then the only line printed
             task = progress.add_task("judging", total=n)
 
         def on_done(_target, _verdicts):
             progress.advance(task)
 
         try:
-            with progress:
+            try:
                 report = judge_traces(db, principles_spec, judge_spec, level=level, session_ids=parse_ids(sessions_spec),
                                       concurrency=concurrency, on_start=on_start, on_done=on_done)
+            finally:
+                if task is not None:
+                    progress.stop()
         except KeyboardInterrupt:
             err_console.print("\nInterrupted. Every verdict written is kept; run the same command again to continue.")
             raise SystemExit(130) from None
