@@ -178,6 +178,8 @@ class TraceStore:
     """Reads and writes one trace database."""
 
     def __init__(self, path: str | Path, *, create: bool = True):
+        if isinstance(path, str) and path.endswith(("/", os.sep)):  # Path() would drop the slash and make a file
+            raise PsyagentsError(f"database '{path}' names a folder; give a file, e.g. '{path.rstrip('/' + os.sep) or '.'}/traces.db'")
         self.path = Path(path)
         if not create and not self.path.exists():
             raise PsyagentsError(f"database '{self.path}' does not exist")

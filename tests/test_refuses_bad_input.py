@@ -103,6 +103,13 @@ def test_an_empty_file_is_not_turned_into_a_trace_database(tmp_path, capsys):
     assert _snapshot(path) == before and path.stat().st_size == 0
 
 
+def test_a_db_path_ending_in_a_slash_is_not_made_a_file(tmp_path, capsys):
+    code, err = _cli(capsys, "run", "--persona", "maya-exam-anxiety", "--style", "cbt", "--counselor", "scripted:counselor",
+                     "--client", "scripted:client", "--max-turns", "1", "--db", f"{tmp_path}/sub/")
+    _one_line_error(code, err, f"database '{tmp_path}/sub/' names a folder; give a file, e.g. '{tmp_path}/sub/traces.db'")
+    assert list(tmp_path.iterdir()) == []
+
+
 def test_writing_still_creates_new_and_empty_files(tmp_path):
     empty = tmp_path / "empty.db"
     empty.write_bytes(b"")
