@@ -63,11 +63,8 @@ def _resume(gen: Steps[T], value: Any, error: BaseException | None) -> tuple[boo
         if inspect.iscoroutine(request):
             request.close()  # never to be awaited: no "was never awaited" warning on top of the error
             what = "a coroutine (await it in an async node, or yield ModelCall(...) instead)"
-        try:  # the body's own frame shows in the traceback, at the bad yield
-            gen.throw(TypeError(f"node body {gen.__qualname__} yielded {what}; a node body yields ModelCall or InThread"))
-        except StopIteration as stop:
-            return True, stop.value
-        raise AssertionError("unreachable")  # pragma: no cover - throw() either raises or returns
+        gen.close()  # a programming error, not something for the body to catch and retry: its finally runs
+        raise TypeError(f"node body {gen.__qualname__} yielded {what}; a node body yields ModelCall or InThread")
     return False, request
 
 

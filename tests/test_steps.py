@@ -254,6 +254,17 @@ def test_a_body_that_yields_something_else_gets_a_clear_type_error():
     with pytest.raises(TypeError, match="yielded int"):
         run_steps((x for x in [1]))
 
+    def retrying():  # catching the error and yielding again does not hide it
+        for _ in range(2):
+            try:
+                return (yield 42)
+            except TypeError:
+                continue
+        return "swallowed"
+
+    with pytest.raises(TypeError, match="yielded int"):
+        run_steps(retrying())
+
 
 def test_sync_sessions_and_batches_write_the_same_transcript(tmp_path):
     """The twin drivers are the same session: same turns, same screens, same plans."""
