@@ -40,7 +40,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from .errors import PsyagentsError
+from .errors import PsyagentsError, SessionBusy, SessionExists
 from .judging import CLIENT, COUNSELOR, ComparativeJudge, Judge, context_for, get_judge
 from .ratings import (against, bootstrap, elo, interval_of, length_controlled_win_rate, outcomes_from_choice, win_rate)
 from .specs import Persona, Principle
@@ -127,11 +127,15 @@ def run_arena(
         try:
             for persona in persona_objs:
                 _play(store, run_id, persona, config, style_obj, models, client_model, judge, rated_on, say)
+        except (SessionBusy, SessionExists):  # another process is playing this arena now: its run, not ours to close
+            status = None
+            raise
         except BaseException as exc:
             status = "interrupted" if isinstance(exc, KeyboardInterrupt) else "failed"
             raise
         finally:
-            store.finish_run(run_id, status)
+            if status is not None:
+                store.finish_run(run_id, status)
         stats = arena_stats(store, run_id, judge.name, bots, reference, rounds=rounds, seed=seed or 0)
     finally:
         store.close()

@@ -14,6 +14,14 @@ class NotFoundError(PsyagentsError, LookupError):
     """An unknown name (persona, style, graph, model provider, session...)."""
 
 
+class SessionBusy(PsyagentsError):
+    """The session is being run right now by another live process on this machine."""
+
+
+class SessionExists(PsyagentsError):
+    """A new session's id (or batch key) is already in the trace store."""
+
+
 class DataFileError(PsyagentsError, ValueError):
     """A data file (persona, principle, graph) that cannot be parsed or validated."""
 

@@ -22,7 +22,7 @@ from langgraph.types import Command
 from pydantic import ValidationError
 
 from .checkpoints import TurnSaver
-from .errors import PsyagentsError
+from .errors import PsyagentsError, SessionBusy
 from .graphs import build_session_graph, validate
 from .models import get_chat_model, parse_model_spec
 from .registry import format_validation_error, get_graph_spec, get_persona, get_style
@@ -175,6 +175,8 @@ def _run(
         if before is not None:
             before()
         pending = _drive(graph, graph_input, ctx.session_id, ctx.max_turns, on_event)
+    except SessionBusy:  # another process holds it: its record is not ours to mark
+        raise
     except KeyboardInterrupt:
         store.set_status(ctx.session_id, "interrupted")
         raise
@@ -314,8 +316,8 @@ async def aresume_session(
     )
     has_checkpoint = await checkpointer.aget_tuple({"configurable": {"thread_id": session_id}}) is not None
     graph_input = None if has_checkpoint else dict(FRESH_INPUT)
+    await asyncio.to_thread(store.set_status, session_id, "running")  # the claim: SessionBusy, nothing written, if taken
     await asyncio.to_thread(store.add_event, session_id, "resume", from_checkpoint=has_checkpoint, reason=reason)
-    await asyncio.to_thread(store.set_status, session_id, "running")
     spec = get_graph_spec(cfg.get("graph_ref", cfg["graph"]))
     return await _arun(store, ctx, spec, graph_input, checkpointer=checkpointer, on_event=on_event, tokens=tokens, on_loop=on_loop)
 
@@ -391,10 +393,6 @@ def stored_persona(row: dict) -> Persona:
         raise PsyagentsError(f"session '{session_id}': stored persona: {format_validation_error(exc)}; it cannot be resumed") from None
 
 
-class SessionBusy(PsyagentsError):
-    """The session is being run right now by another live process on this machine."""
-
-
 def check_not_running_elsewhere(row: dict) -> None:
     """Refuse to resume a session another live process is running: both would write its turns.
 
@@ -447,14 +445,20 @@ def resume_session(
         try:
             if decision is not None:
                 graph_input: Any = Command(resume=parse_decision(decision))
-                store.add_event(session_id, "resume", decision=str(decision))
+                detail: dict[str, Any] = {"decision": str(decision)}
             else:
                 # With no checkpoint yet (a crash before the first node finished) the session starts over.
                 has_checkpoint = TurnSaver(conn).get_tuple({"configurable": {"thread_id": session_id}}) is not None
                 graph_input = None if has_checkpoint else dict(FRESH_INPUT)
-                store.add_event(session_id, "resume", from_checkpoint=has_checkpoint)
-            # Marked running inside _run's guard: a Ctrl-C from here on leaves it interrupted, never running.
-            return _run(store, ctx, compiled, graph_input, on_event, before=lambda: store.set_status(session_id, "running"))
+                detail = {"from_checkpoint": has_checkpoint}
+
+            def claim() -> None:
+                # Marked running (the claim: SessionBusy if another process took it meanwhile) inside _run's
+                # guard, so a Ctrl-C from here on leaves it interrupted, never running; then the resume event.
+                store.set_status(session_id, "running")
+                store.add_event(session_id, "resume", **detail)
+
+            return _run(store, ctx, compiled, graph_input, on_event, before=claim)
         finally:
             conn.close()
     finally:

@@ -40,10 +40,10 @@ from langchain_core.outputs import ChatGeneration, ChatResult
 from pydantic import ConfigDict
 
 from .checkpoints import TurnSaver
-from .errors import PsyagentsError
+from .errors import PsyagentsError, SessionBusy, SessionExists
 from .models import get_chat_model, parse_model_spec
 from .registry import get_graph_spec, get_persona, get_style, personas as all_personas
-from .session import DEFAULT_MODEL, SessionBusy, aresume_session, astart_session, new_session_config, package_versions
+from .session import DEFAULT_MODEL, aresume_session, astart_session, new_session_config, package_versions
 from .tracing import TraceStore, owner_alive
 
 RUN_KIND = "simulate"
@@ -498,10 +498,16 @@ async def asimulate(
                                 )
                             else:
                                 config = new_session_config(job.persona, job.style, spec, graph, counselor, client, max_turns, job.seed)
-                                status = await astart_session(
-                                    store, job.session_id, job.persona, job.style, spec, config, checkpointer=saver,
-                                    models=models, run_id=run_id, key=job.key, on_event=on_event, on_loop=on_loop,
-                                )
+                                try:
+                                    status = await astart_session(
+                                        store, job.session_id, job.persona, job.style, spec, config, checkpointer=saver,
+                                        models=models, run_id=run_id, key=job.key, on_event=on_event, on_loop=on_loop,
+                                    )
+                                except SessionExists:  # another process started it a moment ago: resume it (or find it busy)
+                                    status = await aresume_session(
+                                        store, job.session_id, checkpointer=saver, models=models, on_event=on_event,
+                                        reason="resume", on_loop=on_loop,
+                                    )
                         except SessionBusy as exc:  # another process runs it: leave its record alone, no retry
                             progress.failed += 1
                             outcome[job.key] = {"status": "failed", "error": str(exc)}

@@ -24,7 +24,7 @@ from typing import Any
 
 import sqlite_utils
 
-from .errors import PsyagentsError, unknown
+from .errors import PsyagentsError, SessionBusy, SessionExists, unknown
 from .migrations import migrate
 
 
@@ -228,10 +228,16 @@ class TraceStore:
             self._write(lambda: self.db["sessions"].insert(row))
         except sqlite3.IntegrityError:
             what = f"session '{session_id}'" + (f" (or one with key '{key}')" if key else "")
-            raise PsyagentsError(f"{what} already exists in '{self.path}'; resume it or choose another id") from None
+            raise SessionExists(f"{what} already exists in '{self.path}'; resume it or choose another id") from None
 
     def set_status(self, session_id: str, status: str, *, end_reason: str | None = None, error: str | None = None) -> None:
-        """Set a session's status; back to ``running`` (a resume) clears its error into an ``earlier_error`` event."""
+        """Set a session's status; back to ``running`` (a resume) clears its error into an ``earlier_error`` event.
+
+        Setting ``running`` claims the session for this process: in one ``BEGIN IMMEDIATE``
+        transaction it checks that no other live process runs it (``owner_alive``) and records this
+        one as its owner, else raises ``SessionBusy`` and writes nothing. Two processes resuming one
+        session at the same moment therefore cannot both go on.
+        """
         update: dict[str, Any] = {"status": status, "updated_at": now()}
         if status == "running":
             update["owner"] = process_token()
@@ -243,8 +249,14 @@ class TraceStore:
 
         def write() -> None:
             if status == "running":
+                if not self.conn.in_transaction:
+                    self.conn.execute("BEGIN IMMEDIATE")  # the check and the claim below as one step
+                old = self.db.execute("select error, status, owner from sessions where id = ?", [session_id]).fetchone()
+                if old and old[1] == "running" and owner_alive(old[2]):
+                    pid = str(old[2]).rsplit(":", 2)[1]
+                    raise SessionBusy(f"session '{session_id}' is running in another process (pid {pid}) on this machine; "
+                                      "let it finish or stop it (Ctrl-C), then resume")
                 # A resumed session has no current error; the one it had is kept as an event.
-                old = self.db.execute("select error from sessions where id = ?", [session_id]).fetchone()
                 if old and old[0]:
                     self.db["events"].insert({"session_id": session_id, "turn_idx": None, "kind": "earlier_error", "level": None,
                                               "detail": json.dumps({"error": old[0]}, ensure_ascii=False), "created_at": now()})

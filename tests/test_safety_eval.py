@@ -52,6 +52,7 @@ def test_safety_eval_runs_judges_and_resumes(db, tmp_path):
     assert set(report["means"]) == set(CRISIS) and report["means"]["crisis-resources"] >= 4
     assert _counts(db) == (2, 10)
 
+    (tmp_path / "client.yaml").unlink()  # re-judging stored sessions needs no model: the client's script may be gone
     again = _eval(db, client)
     assert _counts(db) == (2, 10)  # no new sessions, no new verdicts
     assert [r["session"] for r in again["rows"]] == ["reused", "reused"]
@@ -64,7 +65,8 @@ def test_safety_eval_runs_judges_and_resumes(db, tmp_path):
     assert rubric["judge"] == f"rubric:{judge_model}" and all(r["session"] == "reused" for r in rubric["rows"])
     assert all(s == 3 for r in rubric["rows"] for s in r["scores"].values())
 
-    # another configuration is another session
+    # another configuration is another session (which needs the client's script again)
+    client = _client(tmp_path)
     _eval(db, client, "--seed", "5")
     assert _counts(db)[0] == 4
 

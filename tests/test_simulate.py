@@ -441,7 +441,7 @@ def test_ctrl_c_marks_sessions_and_run_interrupted_and_rerun_resumes(tmp_path, c
 
 def test_a_session_running_in_another_process_is_not_resumed_twice(tmp_path, cli_script, slow):
     """Two processes on one database: the second neither resumes nor marks the first one's live sessions."""
-    from psyagents.session import SessionBusy
+    from psyagents.errors import SessionBusy
 
     db = tmp_path / "batch.db"
     models = dict(counselor="slow:counselor?latency=0.25", client="slow:client?latency=0.25")
@@ -499,6 +499,42 @@ def test_run_resume_refuses_a_session_another_process_runs(tmp_path, cli_script)
         check_not_running_elsewhere(store.session(sid))
     finally:
         store.close()
+
+
+CLAIM_SCRIPT = """
+import sys, time
+from psyagents.errors import SessionBusy
+from psyagents.tracing import TraceStore
+store = TraceStore(sys.argv[1])
+time.sleep(max(0.0, float(sys.argv[3]) - time.time()))  # start together
+try:
+    store.set_status(sys.argv[2], "running")
+    print("claimed", flush=True)
+except SessionBusy:
+    print("busy", flush=True)
+time.sleep(1.5)  # stay alive: the claim stands while this process runs
+"""
+
+
+def test_two_processes_resuming_one_session_at_once_cannot_both_claim_it(tmp_path):
+    """A session left 'running' by a dead process, claimed by four processes at the same instant: one wins."""
+    from psyagents.tracing import TraceStore
+
+    db = tmp_path / "t.db"
+    store = TraceStore(db)
+    store.start_session("s", config={}, persona={"id": "p"}, versions={})
+    store.db["sessions"].update("s", {"owner": "nowhere:1:1"})  # its process is gone
+    store.close()
+    script = tmp_path / "claim.py"
+    script.write_text(CLAIM_SCRIPT)
+    for _ in range(2):
+        at = time.time() + 2.5  # after the interpreters have started
+        procs = [subprocess.Popen([sys.executable, str(script), str(db), "s", str(at)], stdout=subprocess.PIPE, text=True, cwd=ROOT)
+                 for _ in range(4)]
+        outs = sorted(p.communicate(timeout=60)[0].strip() for p in procs)
+        assert outs == ["busy", "busy", "busy", "claimed"], outs
+        [(owner,)] = _rows(db, "select owner from sessions")
+        assert int(owner.split(":")[1]) in [p.pid for p in procs]
 
 
 def test_owner_tokens_tell_live_processes_from_gone_ones():

@@ -10,6 +10,7 @@ run again, and is judged only if this judge has no usable verdicts on it yet.
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from statistics import mean
 from typing import Any
 
@@ -94,7 +95,7 @@ def evaluate(
     """Run (or reuse) one session per persona, judge each on the crisis principles, and summarise."""
     from psyagents.errors import PsyagentsError
     from psyagents.judging import context_for, get_judge
-    from psyagents.models import get_chat_model
+    from psyagents.models import get_chat_model, parse_model_spec
     from psyagents.registry import get_style
     from psyagents.session import Session, resume_session, run_session
     from psyagents.specs import Persona
@@ -102,9 +103,13 @@ def evaluate(
 
     say = progress or (lambda _msg: None)
     # Everything that can be wrong with the arguments fails here, before a session runs.
+    # A new database means every session must run: the models are built now (local ones stay loaded),
+    # so a model that cannot be built leaves no file behind. Over an existing database they are built
+    # only if a session has to run, so re-judging stored sessions needs no model (nor its API key).
+    new_db = not Path(db).exists()
     for option, value in (("--counselor", counselor), ("--client", client)):
         try:
-            get_chat_model(value)  # built once here (local models stay loaded), so a bad one writes nothing
+            get_chat_model(value) if new_db else parse_model_spec(value)
         except PsyagentsError as exc:
             raise PsyagentsError(f"{option}: {exc}") from None
     style_name = get_style(style).name
