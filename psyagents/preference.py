@@ -660,7 +660,8 @@ def import_preference(path: str | Path, db: str | Path, *, source: str = IMPORT_
     and the dataset's preference as a comparison won by the chosen reply. Every row is checked before
     anything is written (a bad row writes nothing); then each row is written in one transaction, and rows
     already in the store are skipped, so an interrupted import is finished by running it again.
-    Returns ``{"added", "skipped", "run_id"}``.
+    Returns ``{"added", "skipped", "run_id", "ignored_columns"}``: the last names the file's columns
+    that are none of the above (not imported).
     """
     path = Path(path)
     if not path.exists():
@@ -683,6 +684,8 @@ def import_preference(path: str | Path, db: str | Path, *, source: str = IMPORT_
         parsed.append(p)
     if not parsed:
         raise PsyagentsError(f"{path}: no rows")
+    known = {"ID", "id", "question", "chosen", "rejected", "chosen_model", "rejected_model"}
+    ignored = sorted({str(c) for _, row in rows for c in row if c not in known and not RATING_RE.match(str(c))})
 
     judge = f"import:{source}"
     store = TraceStore(db)
@@ -705,7 +708,7 @@ def import_preference(path: str | Path, db: str | Path, *, source: str = IMPORT_
         raise
     finally:
         store.close()
-    return {"added": added, "skipped": skipped, "run_id": run_id}
+    return {"added": added, "skipped": skipped, "run_id": run_id, "ignored_columns": ignored}
 
 
 def _write_pref_row(store: TraceStore, key: str, run_id: str, judge: str, scales: dict, path: Path, index: int, p: dict) -> None:

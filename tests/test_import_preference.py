@@ -67,7 +67,7 @@ def test_import_then_export_is_lossless(tmp_path):
     assert _back(exported) == ROWS
     assert card["filters"]["judge"] == "import:psychocounsel" and card["pair_sources"] == {"scores+comparison": 2, "comparison": 1}
     # re-importing adds nothing; a second export is identical
-    assert import_preference(src, db) == {"added": 0, "skipped": 3, "run_id": result["run_id"]}
+    assert import_preference(src, db) == {"added": 0, "skipped": 3, "run_id": result["run_id"], "ignored_columns": []}
     export_preference(db, tmp_path / "again", splits=(1, 0, 0))
     assert _exported(tmp_path / "again") == exported
     from datasets import load_dataset
@@ -209,6 +209,10 @@ def test_cli_import_preference(tmp_path, capsys):
     assert code == 2 and err.startswith("Error: ") and "pc.json" in err and len(err.strip().splitlines()) == 1
     code, out, err = cli_main(capsys, "import", "preference", str(tmp_path / "none.json"), "--db", str(tmp_path / "u.db"))
     assert code == 2 and "does not exist" in err
+    # Columns that are not the dataset's are said to be left out, not dropped silently.
+    src.write_text(json.dumps([{**r, "annotator": "x", "notes": ""} for r in ROWS], ensure_ascii=False), encoding="utf-8")
+    r = run_cli("import", "preference", str(src), "--db", str(tmp_path / "v.db"))
+    assert r.returncode == 0 and r.stderr.strip() == "Not imported (not PsychoCounsel-Preference columns): annotator, notes", r.stderr
 
 
 def test_imported_and_simulated_pairs_export_together(tmp_path):

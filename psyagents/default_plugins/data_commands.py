@@ -168,6 +168,8 @@ def register_commands(cli):
         result = import_preference(file, db, source=source)
         click.echo(f"Imported {result['added']} preference rows from {file} into {Path(db).resolve()}"
                    + (f" ({result['skipped']} already there)" if result["skipped"] else "") + f"; run {result['run_id']}")
+        if result["ignored_columns"]:
+            click.echo(f"Not imported (not PsychoCounsel-Preference columns): {', '.join(result['ignored_columns'])}", err=True)
 
     @import_group.command("sharegpt")
     @click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
