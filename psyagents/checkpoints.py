@@ -138,6 +138,19 @@ class TurnSaver(SqliteSaver):
                 super().put_writes(config, w, t, path)
             pending[1].clear()
 
+    def forget(self, thread_id: str) -> None:
+        """Drop what this saver remembers of a thread whose run has ended (a batch's finished or failed session).
+
+        Anything still held in memory is dropped as a crash would drop it: those steps run again
+        if the session is resumed, and a resumed run finds its last written checkpoint afresh
+        (``get_tuple``). Without this, a long batch would keep each session's bookkeeping, and a
+        session that failed outside its nodes its whole held checkpoint, until the batch ends.
+        """
+        with self._books:
+            for books in (self._held, self._pending, self._written, self._skipped_ids):
+                for key in [k for k in books if k[0] == thread_id]:
+                    del books[key]
+
     def flush(self, key: tuple[str, str] | None = None) -> None:
         """Write what is kept in memory for ``key`` (for every thread without one): the held checkpoint and the writes."""
         with self._books:

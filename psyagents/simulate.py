@@ -532,6 +532,8 @@ async def asimulate(
                         return
                 finally:
                     progress.running -= 1
+                    if isinstance(saver, TurnSaver):
+                        saver.forget(job.session_id)  # its bookkeeping, and anything held after a failure
 
         tasks = [asyncio.create_task(one(job)) for job in jobs]
         await asyncio.gather(*tasks)

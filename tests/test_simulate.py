@@ -251,7 +251,17 @@ class FlakyPlugin:
         register("flaky", lambda name, options: Flaky(replies=COUNSELOR_SCRIPT), description="fails on purpose")
 
 
-def test_failing_session_is_retried_then_failed_and_the_batch_goes_on(db, plugin):
+def test_failing_session_is_retried_then_failed_and_the_batch_goes_on(db, plugin, monkeypatch):
+    sim = sys.modules["psyagents.simulate"]  # the module; psyagents.simulate is the function
+
+    savers = []
+
+    class Noted(sim.StoreSaver):
+        def __init__(self, *args, **kwargs):
+            super().__init__(*args, **kwargs)
+            savers.append(self)
+
+    monkeypatch.setattr(sim, "StoreSaver", Noted)
     flaky = FlakyPlugin(fail_for="Kevin")
     plugin(flaky, "flaky")
     events = []
@@ -273,6 +283,9 @@ def test_failing_session_is_retried_then_failed_and_the_batch_goes_on(db, plugin
     finally:
         store.close()
     assert sum(1 for e, k in events if e == "retry" and k == kevin["key"]) == 2
+    # The batch's checkpointer forgot each session as it ended, the failed one included.
+    [saver] = savers
+    assert saver.skipped and not (saver._held or saver._pending or saver._written or saver._skipped_ids)
 
     flaky.fail_for = ""  # the backend is back: re-running the batch resumes the failed session only
     again = psyagents.simulate("kevin-panic,maya-exam-anxiety", "cbt", 1, concurrency=2, counselor="flaky:c",
