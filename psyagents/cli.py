@@ -168,7 +168,7 @@ def _session_config(db: str, session_id: str) -> dict:
 
     store = open_existing(db)
     try:
-        return check_resumable(store.session(session_id))
+        return check_resumable(store.session(session_id))[0]
     finally:
         store.close()
 

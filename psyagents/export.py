@@ -33,11 +33,10 @@ from typing import Any
 
 from .errors import PsyagentsError, unknown
 from .risk import RISK_LEVELS, level_index
-from .tracing import TraceStore, Turn, now
+from .tracing import IMPORTED, TraceStore, Turn, imported_rows
 
 FORMATS = ("sharegpt", "messages")
 SPLITS = ("train", "validation", "test")
-IMPORTED = "imported"
 
 SHAREGPT_TAGS = {"role_tag": "from", "content_tag": "value", "user_tag": "human", "assistant_tag": "gpt", "system_tag": "system"}
 MESSAGES_TAGS = {"role_tag": "role", "content_tag": "content", "user_tag": "user", "assistant_tag": "assistant", "system_tag": "system"}
@@ -694,19 +693,9 @@ def _write_dialogue(store: TraceStore, session_id: str, config: dict, messages: 
     transaction) is replaced, with everything recorded about it; a completed one is kept. Returns
     whether the dialogue was written.
     """
-    t = now()
-    row = {
-        "run_id": None, "key": None, "id": session_id, "status": "completed", "created_at": t, "updated_at": t,
-        "ended_at": t, "end_reason": IMPORTED, "persona_id": IMPORTED, "style": IMPORTED, "graph": IMPORTED,
-        "counselor": None, "client": None, "seed": None, "max_turns": config["max_turns"],
-        "config": json.dumps(config, ensure_ascii=False), "persona": json.dumps({"id": IMPORTED}, ensure_ascii=False),
-        "versions": json.dumps({"psyagents": _version()}),
-    }
-    turns = [
-        {**Turn(idx=j, speaker="client" if m["role"] == "user" else "counselor", text=m["content"]).__dict__,
-         "session_id": session_id, "created_at": t, "meta": "{}"}
-        for j, m in enumerate(messages)
-    ]
+    row, turns = imported_rows(session_id, config, [
+        Turn(idx=j, speaker="client" if m["role"] == "user" else "counselor", text=m["content"]) for j, m in enumerate(messages)
+    ], versions={"psyagents": _version()})
     conn = store.conn
     with store._lock:
         conn.execute("BEGIN IMMEDIATE")  # the write lock now: another import cannot add this session in between

@@ -98,18 +98,9 @@ def _seed(ctx: SessionContext, idx: int, attempt: int) -> dict[str, int]:
     return {} if ctx.seed is None else {"seed": ctx.seed * 1000 + idx * 10 + attempt}
 
 
-def guarded_reply(
-    ctx: SessionContext,
-    role: str,
-    build: Callable[[str], list[BaseMessage]],
-    limits: StyleLimits,
-    idx: int,
-    *,
-    postprocess: Callable[[str], str] = lambda t: t,
-    risk: str = "none",
-) -> tuple[str, dict[str, Any]]:
-    """``guarded_reply_steps``, making its model calls in this thread."""
-    return run_steps(guarded_reply_steps(ctx, role, build, limits, idx, postprocess=postprocess, risk=risk))
+def guarded_reply(*args: Any, **kwargs: Any) -> tuple[str, dict[str, Any]]:
+    """``guarded_reply_steps`` (same arguments), making its model calls in this thread."""
+    return run_steps(guarded_reply_steps(*args, **kwargs))
 
 
 def guarded_reply_steps(

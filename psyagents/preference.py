@@ -62,7 +62,7 @@ from .export import (
     write_export,
 )
 from .risk import RISK_LEVELS, level_index
-from .tracing import TraceStore, Turn, now
+from .tracing import TraceStore, Turn, imported_rows, now
 
 MODES = ("all-pairs", "best-vs-worst")
 PAIR_FILES = (*(f"{s}.jsonl" for s in SPLITS), "README.md")
@@ -717,14 +717,8 @@ def _write_pref_row(store: TraceStore, key: str, run_id: str, judge: str, scales
               "max_turns": 1, "seed": None, "source": str(path.resolve()), "index": index, "system_prompt": None,
               "dataset": key.split(":", 1)[0], "id": p["id"]}
     t = now()
-    session = {"run_id": run_id, "key": key, "id": key, "status": "completed", "created_at": t, "updated_at": t,
-               "persona_id": IMPORTED, "style": IMPORTED, "graph": IMPORTED, "counselor": None, "client": None, "seed": None,
-               "max_turns": 1, "config": json.dumps(config, ensure_ascii=False), "persona": json.dumps({"id": IMPORTED}),
-               "versions": json.dumps({"psyagents": _version()}), "end_reason": IMPORTED, "ended_at": t}
-    turns = [
-        {**Turn(0, "client", p["question"]).__dict__, "session_id": key, "created_at": t, "meta": "{}"},
-        {**Turn(1, "counselor", p["chosen"], model=p["chosen_model"]).__dict__, "session_id": key, "created_at": t, "meta": "{}"},
-    ]
+    session, turns = imported_rows(key, config, [Turn(0, "client", p["question"]), Turn(1, "counselor", p["chosen"], model=p["chosen_model"])],
+                                   versions={"psyagents": _version()}, run_id=run_id, key=key, at=t)
     with store._lock, store.db.atomic():  # the whole row or nothing
         db = store.db
         db["sessions"].insert(session, alter=False)

@@ -34,7 +34,7 @@ from .styles import TherapyStyle
 from .state import SessionContext
 from .supervision import parse_decision
 from .text import sanitize
-from .tracing import TraceStore, Turn, connect, owner_alive
+from .tracing import IMPORTED, TraceStore, Turn, busy_elsewhere, connect
 
 DEFAULT_MODEL = "local:smollm2"
 VERSIONED_PACKAGES = ("psyagents", "langgraph", "langchain-core", "pluggy", "pydantic", "transformers", "torch", "langchain-openai")
@@ -378,9 +378,6 @@ def run_session(
         store.close()
 
 
-IMPORTED = "imported"  # what ``import sharegpt`` / ``import preference`` record as a session's persona, style and graph
-
-
 def stored_persona(row: dict) -> Persona:
     """The persona a session recorded, for resuming it; a one-line error for an imported or damaged record."""
     cfg = row.get("config") if isinstance(row.get("config"), dict) else {}
@@ -400,21 +397,22 @@ def check_not_running_elsewhere(row: dict) -> None:
     then names a process that is gone, and it may be resumed. A process on another machine
     cannot be checked, so a database shared between machines is not protected.
     """
-    if row.get("status") == "running" and owner_alive(row.get("owner")):
-        pid = str(row["owner"]).rsplit(":", 2)[1]
-        raise SessionBusy(f"session '{row.get('id')}' is running in another process (pid {pid}) on this machine; "
-                          "let it finish or stop it (Ctrl-C), then resume")
+    if busy := busy_elsewhere(str(row.get("id")), row.get("status"), row.get("owner")):
+        raise busy
 
 
-def check_resumable(row: dict) -> dict:
-    """A session's record checked for resuming (not imported, not running elsewhere, persona and configuration readable); returns its config."""
+def check_resumable(row: dict) -> tuple[dict, Persona]:
+    """A session's record checked for resuming (not imported, not running elsewhere, persona and configuration readable).
+
+    Returns its configuration and persona.
+    """
     check_not_running_elsewhere(row)
-    stored_persona(row)
+    persona = stored_persona(row)
     cfg = row.get("config")
     missing = [k for k in ("style", "graph", "counselor", "client", "max_turns", "seed") if not isinstance(cfg, dict) or k not in cfg]
     if missing:
         raise PsyagentsError(f"session '{row.get('id')}': stored config lacks field '{missing[0]}'; it cannot be resumed")
-    return cfg
+    return cfg, persona
 
 
 def resume_session(
@@ -428,14 +426,13 @@ def resume_session(
     store = TraceStore(db, create=False)
     try:
         row = store.session(session_id)
-        cfg = check_resumable(row)  # an imported session or a damaged record: one line, nothing written
+        cfg, persona = check_resumable(row)  # an imported session or a damaged record: one line, nothing written
         if row["status"] == "completed":
             raise PsyagentsError(f"session '{session_id}' already ended ({row['end_reason']}); nothing to resume")
         if row["status"] == "paused" and decision is None:
             raise PsyagentsError(f"session '{session_id}' awaits its supervisor: give a decision, 'approve' or 'reply:TEXT'")
         if decision is not None and row["status"] != "paused":
             raise PsyagentsError(f"session '{session_id}' is not waiting for a supervisor decision")
-        persona = stored_persona(row)
         ctx = build_context(
             session_id, persona, get_style(cfg["style"]), cfg["counselor"], cfg["client"],
             max_turns=cfg["max_turns"], seed=cfg["seed"], trace=store, supervise=cfg.get("supervise", False),

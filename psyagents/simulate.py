@@ -491,12 +491,7 @@ async def asimulate(
                     for attempt in range(retries + 1):
                         exists = row is not None or await off_loop(lambda: store.session_by_key(job.key)) is not None
                         try:
-                            if exists:
-                                status = await aresume_session(
-                                    store, job.session_id, checkpointer=saver, models=models, on_event=on_event,
-                                    reason="retry" if attempt else "resume", on_loop=on_loop,
-                                )
-                            else:
+                            if not exists:
                                 config = new_session_config(job.persona, job.style, spec, graph, counselor, client, max_turns, job.seed)
                                 try:
                                     status = await astart_session(
@@ -504,10 +499,12 @@ async def asimulate(
                                         models=models, run_id=run_id, key=job.key, on_event=on_event, on_loop=on_loop,
                                     )
                                 except SessionExists:  # another process started it a moment ago: resume it (or find it busy)
-                                    status = await aresume_session(
-                                        store, job.session_id, checkpointer=saver, models=models, on_event=on_event,
-                                        reason="resume", on_loop=on_loop,
-                                    )
+                                    exists = True
+                            if exists:
+                                status = await aresume_session(
+                                    store, job.session_id, checkpointer=saver, models=models, on_event=on_event,
+                                    reason="retry" if attempt else "resume", on_loop=on_loop,
+                                )
                         except SessionBusy as exc:  # another process runs it: leave its record alone, no retry
                             progress.failed += 1
                             outcome[job.key] = {"status": "failed", "error": str(exc)}

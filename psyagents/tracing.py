@@ -18,14 +18,17 @@ import sqlite3
 import threading
 import time
 from dataclasses import dataclass
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import sqlite_utils
 
 from .errors import PsyagentsError, SessionBusy, SessionExists, unknown
 from .migrations import migrate
+
+
+T = TypeVar("T")
 
 
 def now() -> str:
@@ -61,12 +64,16 @@ def _use_wal(conn: sqlite3.Connection) -> None:
     straight away instead of calling the busy handler, so the wait is here. The mode is stored in
     the file: once one connection has switched it, the others' pragma is a no-op.
     """
+    _while_locked(lambda: conn.execute("PRAGMA journal_mode=WAL"))
+
+
+def _while_locked(fn: Callable[[], T]) -> T:
+    """``fn()``, tried again (with a growing random pause, up to the busy timeout) while SQLite says the file is locked."""
     deadline = time.monotonic() + _BUSY_TIMEOUT
     pause = 0.001
     while True:
         try:
-            conn.execute("PRAGMA journal_mode=WAL")
-            return
+            return fn()
         except sqlite3.OperationalError as exc:
             if "locked" not in str(exc) and "busy" not in str(exc) or time.monotonic() >= deadline:
                 raise
@@ -82,15 +89,7 @@ def _check_trace_db(conn: sqlite3.Connection, path: Path, *, create: bool) -> No
     in one transaction with ``_migrations``) is accepted too; another program's database is not.
     Only reads: a refused file is left exactly as it was.
     """
-    deadline = time.monotonic() + _BUSY_TIMEOUT
-    while True:
-        try:
-            names = {row[0] for row in conn.execute("SELECT name FROM sqlite_master")}
-            break
-        except sqlite3.OperationalError as exc:
-            if "locked" not in str(exc) and "busy" not in str(exc) or time.monotonic() >= deadline:
-                raise
-            time.sleep(0.01 * (1 + random.random()))
+    names = _while_locked(lambda: {row[0] for row in conn.execute("SELECT name FROM sqlite_master")})
     if "_migrations" in names or (create and not names):
         return
     if not names and path.exists() and path.stat().st_size == 0:
@@ -117,6 +116,15 @@ def process_token() -> str:
     if _TOKEN is None or _TOKEN[0] != pid:  # computed again in a forked worker
         _TOKEN = (pid, f"{socket.gethostname()}:{pid}:{_start_time(pid) or ''}")
     return _TOKEN[1]
+
+
+def busy_elsewhere(session_id: str, status: str | None, owner: str | None) -> SessionBusy | None:
+    """The error for resuming a session another live process is running, or None when it may be taken."""
+    if status != "running" or not owner_alive(owner):
+        return None
+    pid = str(owner).rsplit(":", 2)[1]
+    return SessionBusy(f"session '{session_id}' is running in another process (pid {pid}) on this machine; "
+                       "let it finish or stop it (Ctrl-C), then resume")
 
 
 def owner_alive(token: str | None) -> bool:
@@ -152,6 +160,22 @@ class Turn:
     latency_ms: float | None = None
     prompt_tokens: int | None = None
     completion_tokens: int | None = None
+
+
+IMPORTED = "imported"  # an imported session's persona, style, graph and end reason (``import sharegpt|preference``)
+
+
+def imported_rows(session_id: str, config: dict, turns: list[Turn], *, versions: dict, run_id: str | None = None,
+                  key: str | None = None, at: str | None = None) -> tuple[dict, list[dict]]:
+    """The ``sessions`` row and ``turns`` rows of one imported, completed dialogue, for an importer to insert in one transaction."""
+    t = at or now()
+    session = {
+        "run_id": run_id, "key": key, "id": session_id, "status": "completed", "created_at": t, "updated_at": t,
+        "ended_at": t, "end_reason": IMPORTED, "persona_id": IMPORTED, "style": IMPORTED, "graph": IMPORTED,
+        "counselor": None, "client": None, "seed": None, "max_turns": config["max_turns"],
+        "config": json.dumps(config, ensure_ascii=False), "persona": json.dumps({"id": IMPORTED}), "versions": json.dumps(versions),
+    }
+    return session, [{**turn.__dict__, "session_id": session_id, "created_at": t, "meta": "{}"} for turn in turns]
 
 
 _TURN_FIELDS = tuple(Turn.__dataclass_fields__)
@@ -252,10 +276,8 @@ class TraceStore:
                 if not self.conn.in_transaction:
                     self.conn.execute("BEGIN IMMEDIATE")  # the check and the claim below as one step
                 old = self.db.execute("select error, status, owner from sessions where id = ?", [session_id]).fetchone()
-                if old and old[1] == "running" and owner_alive(old[2]):
-                    pid = str(old[2]).rsplit(":", 2)[1]
-                    raise SessionBusy(f"session '{session_id}' is running in another process (pid {pid}) on this machine; "
-                                      "let it finish or stop it (Ctrl-C), then resume")
+                if old and (busy := busy_elsewhere(session_id, old[1], old[2])):
+                    raise busy
                 # A resumed session has no current error; the one it had is kept as an event.
                 if old and old[0]:
                     self.db["events"].insert({"session_id": session_id, "turn_idx": None, "kind": "earlier_error", "level": None,
